@@ -1,0 +1,31 @@
+"""Expected state-dict layout of every official weights file, built on the meta device
+(no memory is allocated), for `inspect-weights`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from ..weights.official import BY_KEY
+from .pose_guider import PoseGuider
+
+
+def _shapes(module: torch.nn.Module) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in module.state_dict().items()}
+
+
+def _unet_config(root: Path) -> dict:
+    return json.loads((root / BY_KEY["base_unet_config"].relpath).read_text())
+
+
+def pose_guider_layout(root: Path) -> dict[str, tuple[int, ...]]:
+    width = _unet_config(root)["block_out_channels"][0] if (root / BY_KEY["base_unet_config"].relpath).is_file() else 320
+    with torch.device("meta"):
+        return _shapes(PoseGuider(out_channels=width))
+
+
+EXPECTED_LAYOUTS = {
+    "pose_guider": pose_guider_layout,
+}

@@ -1,0 +1,52 @@
+"""Shared fixtures: the ../shared folder, the golden case and its generated weights."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+# The golden fixtures were recorded with 2 CPU threads; the reduction order depends on it.
+torch.set_num_threads(2)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("PERSONALIVE_SHARED", REPO.parent / "shared"))
+CASE = "tiny128_seed1234"
+CACHE = Path(os.environ.get("PERSONALIVE_TEST_CACHE", Path.home() / ".cache" / "personalive-tests"))
+
+
+def _need_shared(path: Path) -> Path:
+    if path.exists():
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"{path} is missing; CI must run with ../shared beside the repository")
+    pytest.skip(f"needs {path} (the project's shared fixtures, not part of a user's clone)")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return _need_shared(SHARED)
+
+
+@pytest.fixture(scope="session")
+def manifest(shared_dir) -> dict:
+    return json.loads((_need_shared(shared_dir / "personalive_weights_manifest.json")).read_text())
+
+
+@pytest.fixture(scope="session")
+def golden(shared_dir):
+    from personalive_core.golden import GoldenCase
+
+    return GoldenCase(_need_shared(shared_dir / "golden" / CASE))
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(golden) -> Path:
+    """Seeded random weights of the golden case in the official layout (generated once, cached)."""
+    from personalive_core.golden import generate_case_weights
+
+    return generate_case_weights(golden.dir, CACHE / f"{CASE}-{golden.layout_digest()}")
+
