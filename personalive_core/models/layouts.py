@@ -9,6 +9,8 @@ from pathlib import Path
 import torch
 
 from ..weights.official import BY_KEY
+from .motion_encoder import MotionEncoder
+from .motion_extractor import MotionExtractor
 from .pose_guider import PoseGuider
 
 
@@ -26,6 +28,15 @@ def pose_guider_layout(root: Path) -> dict[str, tuple[int, ...]]:
         return _shapes(PoseGuider(out_channels=width))
 
 
+def _meta_layout(factory):
+    def layout(root: Path) -> dict[str, tuple[int, ...]]:
+        with torch.device("meta"):
+            return _shapes(factory())
+    return layout
+
+
 EXPECTED_LAYOUTS = {
     "pose_guider": pose_guider_layout,
+    "motion_encoder": _meta_layout(MotionEncoder),
+    "motion_extractor": _meta_layout(lambda: MotionExtractor(num_kp=21)),
 }
