@@ -35,7 +35,55 @@ def _meta_layout(factory):
     return layout
 
 
+def _config(key: str):
+    def read(root: Path) -> dict:
+        return json.loads((root / BY_KEY[key].relpath).read_text())
+    return read
+
+
+def reference_unet_layout(root: Path) -> dict[str, tuple[int, ...]]:
+    from .reference_unet import build_reference_unet
+
+    with torch.device("meta"):
+        return _shapes(build_reference_unet(_unet_config(root)))
+
+
+def base_unet_layout(root: Path) -> dict[str, tuple[int, ...]]:
+    from diffusers import UNet2DConditionModel
+
+    with torch.device("meta"):
+        return _shapes(UNet2DConditionModel.from_config(_unet_config(root)))
+
+
+def denoising_unet_layout(root: Path) -> dict[str, tuple[int, ...]]:
+    from .unet3d import build_denoising_unet
+
+    with torch.device("meta"):
+        return _shapes(build_denoising_unet(_unet_config(root)))
+
+
+def image_encoder_layout(root: Path) -> dict[str, tuple[int, ...]]:
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    config = CLIPVisionConfig(**_config("image_encoder_config")(root))
+    with torch.device("meta"):
+        return _shapes(CLIPVisionModelWithProjection(config))
+
+
+def vae_layout(root: Path) -> dict[str, tuple[int, ...]]:
+    from diffusers import AutoencoderKL
+
+    with torch.device("meta"):
+        return _shapes(AutoencoderKL.from_config(_config("vae_config")(root)))
+
+
 EXPECTED_LAYOUTS = {
+    "base_unet": base_unet_layout,
+    "reference_unet": reference_unet_layout,
+    "denoising_unet": denoising_unet_layout,
+    "temporal_module": denoising_unet_layout,
+    "image_encoder": image_encoder_layout,
+    "vae": vae_layout,
     "pose_guider": pose_guider_layout,
     "motion_encoder": _meta_layout(MotionEncoder),
     "motion_extractor": _meta_layout(lambda: MotionExtractor(num_kp=21)),
