@@ -50,3 +50,11 @@ def tiny_weights(golden) -> Path:
 
     return generate_case_weights(golden.dir, CACHE / f"{CASE}-{golden.layout_digest()}")
 
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny_weights):
+    """All networks of the golden case, fp32 on the CPU, loaded once per test session."""
+    from personalive_core.loading import load_models
+
+    return load_models(tiny_weights, dtype="fp32", device="cpu")

@@ -1,0 +1,70 @@
+"""Latents -> frames, a few frames at a time, with the full VAE or the tiny autoencoder (TAESD).
+
+Latents here are in ComfyUI's convention: raw VAE latents ("unscaled"), i.e. the UNet-space latents
+multiplied by 1/0.18215 (a multiplication by the fp32 constant, as the original decodes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from .errors import WeightsError
+
+LATENT_SCALE = 0.18215
+INV_LATENT_SCALE = 1 / 0.18215
+TINY_DECODER_DIR = "taesd"  # optional: ROOT/taesd/{config.json, diffusion_pytorch_model.safetensors} (madebyollin/taesd)
+
+
+def unscale(latents: torch.Tensor) -> torch.Tensor:
+    """UNet-space latents -> raw VAE latents."""
+    return latents * INV_LATENT_SCALE
+
+
+def scale(latents: torch.Tensor) -> torch.Tensor:
+    """Raw VAE latents -> UNet-space latents."""
+    return latents * LATENT_SCALE
+
+
+@torch.no_grad()
+def decode_chunks(vae: nn.Module, latents: torch.Tensor, chunk_size: int = 8) -> Iterator[torch.Tensor]:
+    """Decode raw latents (F,4,h,w) `chunk_size` frames at a time; yields (k,H,W,3) float32 in [0,1] on the CPU.
+
+    Works with `AutoencoderKL` and `AutoencoderTiny` (which expects UNet-space latents).
+    """
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
+    param = next(vae.parameters())
+    tiny = type(vae).__name__ == "AutoencoderTiny"
+    for start in range(0, latents.shape[0], chunk_size):
+        z = latents[start:start + chunk_size].to(param.device, param.dtype)
+        images = vae.decode(scale(z) if tiny else z).sample
+        yield (images.float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu()
+
+
+def decode_all(vae: nn.Module, latents: torch.Tensor, chunk_size: int = 8) -> torch.Tensor:
+    """All frames (F,H,W,3) in [0,1]; peak decoder memory is that of `chunk_size` frames."""
+    return torch.cat(list(decode_chunks(vae, latents, chunk_size)))
+
+
+def load_tiny_decoder(root: str | Path, dtype=torch.float32, device="cpu") -> nn.Module:
+    """The tiny autoencoder from ROOT/taesd (diffusers `AutoencoderTiny` layout), or a clear error."""
+    from diffusers import AutoencoderTiny
+
+    from .weights import load_into, load_state_dict_file
+
+    folder = Path(root) / TINY_DECODER_DIR
+    weights = [p for p in (folder / "diffusion_pytorch_model.safetensors", folder / "diffusion_pytorch_model.bin") if p.is_file()]
+    if not (folder / "config.json").is_file() or not weights:
+        raise WeightsError(
+            f"The tiny autoencoder is not installed: put config.json and diffusion_pytorch_model.safetensors "
+            f"from https://huggingface.co/madebyollin/taesd into {folder}, or turn the tiny decoder off."
+        )
+    config = AutoencoderTiny.load_config(str(folder))
+    with torch.device("meta"):
+        model = AutoencoderTiny.from_config(config)
+    load_into(model.to(dtype), [(weights[0].name, load_state_dict_file(weights[0]))], model="taesd")
+    return model.to(device).eval()

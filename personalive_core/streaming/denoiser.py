@@ -1,0 +1,129 @@
+"""The streaming window: 4 chunks of 4 frames at noise levels 0/333/666/999, one UNet call per chunk.
+
+Each `push` adds the newest chunk (pure noise around the reference latents at t=999), runs the
+denoising UNet once on all 16 frames, steps every frame one level down, and returns the oldest
+chunk, now clean. Memory is constant: the window never grows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..keypoints import LEAD_IN_FRAMES
+from ..loading import PersonaLiveModels
+from ..reference import ReferenceFeatures
+from ..scheduler import StreamingDDIM
+from .noise import NoiseSource
+
+CHUNK = 4  # frames per chunk
+WINDOW_CHUNKS = 4  # chunks per window
+KEYFRAME_THRESHOLD = 17.0  # motion-token distance above which a frame becomes a history keyframe
+KEYFRAME_FIRST_CALL = 9  # the original starts testing from its 10th call
+MAX_KEYFRAMES = 3
+
+
+@dataclass
+class StepRecord:
+    """Intermediate values of one `push`, for comparison with recordings."""
+
+    unet_in: torch.Tensor
+    motion_in: torch.Tensor
+    pose_in: torch.Tensor
+    noise_pred: torch.Tensor
+    prev_sample: torch.Tensor
+    pred_original: torch.Tensor
+    new_chunk: torch.Tensor
+    min_distance: torch.Tensor | None
+    keyframe_added: bool
+    keyframe_features: dict[str, torch.Tensor] | None
+    bank_size: int
+    latents_pile_after: list[torch.Tensor]
+
+
+class StreamingDenoiser:
+    """The original's online algorithm for one reference, fed pose features and motion tokens."""
+
+    def __init__(self, models: PersonaLiveModels, reference: ReferenceFeatures, noise: NoiseSource,
+                 max_keyframes: int = MAX_KEYFRAMES):
+        from ..models.unet3d import ReferenceAttention
+
+        self.models, self.ref, self.noise = models, reference, noise
+        self.sched = StreamingDDIM()
+        self.max_keyframes = max_keyframes
+        self.attention = ReferenceAttention.from_features(models.denoising_unet, reference.features)
+        self.timesteps = self.sched.window_timesteps(CHUNK, device=models.device)
+        self.calls = 0
+        self.latents: list[torch.Tensor] = []
+        self.pose: list[torch.Tensor] = []
+        self.motion: list[torch.Tensor] = []
+        self.motion_bank: torch.Tensor | None = None
+        self._start_latents()
+
+    def _start_latents(self) -> None:
+        """Three lead-in chunks: the reference latents noised to t=0, 333 and 666."""
+        z = self.ref.latents
+        frames = CHUNK * (WINDOW_CHUNKS - 1)
+        copies = z[:, :, None].expand(-1, -1, frames, -1, -1).contiguous()
+        noise = self.noise.draw(tuple(copies.shape), z.dtype, z.device)
+        noisy = self.sched.add_noise(copies, noise, self.timesteps[:frames])
+        self.latents = list(noisy.split(CHUNK, dim=2))
+
+    def prime(self, lead_in_pose: torch.Tensor, lead_in_motion: torch.Tensor, reference_motion: torch.Tensor) -> None:
+        """Conditioning of the 12 lead-in frames: pose features (1,C,12,h,w), motion (1,12,32,16)."""
+        if lead_in_pose.shape[2] != LEAD_IN_FRAMES or lead_in_motion.shape[1] != LEAD_IN_FRAMES:
+            raise ValueError("the lead-in needs conditioning for exactly 12 frames")
+        self.pose = list(lead_in_pose.split(CHUNK, dim=2))
+        self.motion = list(lead_in_motion.split(CHUNK, dim=1))
+        self.motion_bank = reference_motion
+
+    @torch.no_grad()
+    def push(self, pose: torch.Tensor, motion: torch.Tensor, record: bool = False):
+        """Add one chunk (pose features (1,C,4,h,w), motion tokens (1,4,32,16)); return the finished
+        oldest chunk's latents (1,4,4,h,w), scaled by 0.18215, and a `StepRecord` if `record`."""
+        if self.motion_bank is None:
+            raise RuntimeError("call prime() with the lead-in conditioning before the first push()")
+        models, z = self.models, self.ref.latents
+        self.pose.append(pose)
+        self.motion.append(motion)
+        copies = z[:, :, None].expand(-1, -1, CHUNK, -1, -1).contiguous()
+        new_chunk = self.sched.add_noise(copies, self.noise.draw(tuple(copies.shape), z.dtype, z.device),
+                                         self.timesteps[-1:])
+        self.latents.append(new_chunk)
+        motion_window = torch.cat(self.motion, dim=1)
+        accept, min_distance = False, None
+        if self.calls >= KEYFRAME_FIRST_CALL:
+            accept, min_distance = self._test_keyframe(motion_window)
+        sample = torch.cat(self.latents, dim=2)
+        pose_window = torch.cat(self.pose, dim=2)
+        eps = models.denoising_unet(sample, self.timesteps, self.ref.clip_tokens, motion_window, pose_window,
+                                    self.attention)
+        frames = sample[0].transpose(0, 1)
+        x_prev, x0 = self.sched.step(eps[0].transpose(0, 1).float(), self.timesteps, frames.float())
+        window = torch.cat([x0[:CHUNK], x_prev[CHUNK:]]).to(z.dtype).transpose(0, 1)[None]
+        keyframe_features = None
+        if accept and self.attention.num_keyframes < self.max_keyframes:
+            keyframe = x0[0:1].to(z.dtype)
+            keyframe_features = models.reference_unet.write_features(keyframe, self.ref.clip_tokens)
+            self.attention.add_keyframe(keyframe_features)
+        chunks = list(window.split(CHUNK, dim=2))
+        finished, self.latents = chunks[0], chunks[1:]
+        self.pose.pop(0)
+        self.motion.pop(0)
+        self.calls += 1
+        if not record:
+            return finished
+        return finished, StepRecord(sample, motion_window, pose_window, eps, x_prev, x0, new_chunk, min_distance,
+                                    keyframe_features is not None, keyframe_features,
+                                    self.motion_bank.shape[1], list(self.latents))
+
+    def _test_keyframe(self, motion_window: torch.Tensor) -> tuple[bool, torch.Tensor]:
+        """Is window frame 0 farther than the threshold from every motion-bank entry? Grows the bank."""
+        tokens = motion_window[0].flatten(1).float()
+        bank = self.motion_bank[0].flatten(1).float()
+        min_distance = torch.cdist(tokens, bank, p=2).min(dim=1).values
+        accept = bool(min_distance[0] > KEYFRAME_THRESHOLD)
+        if accept:
+            self.motion_bank = torch.cat([self.motion_bank, motion_window[:, 0:1]], dim=1)
+        return accept, min_distance
