@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .models.layouts import EXPECTED_LAYOUTS
+from .models.layouts import EXPECTED_LAYOUTS, harmless_missing_keys
 from .weights.inspect import inspect_weights
 
 
@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    results = inspect_weights(args.root, EXPECTED_LAYOUTS)
+    results = inspect_weights(args.root, EXPECTED_LAYOUTS, harmless_missing_keys())
     for status in results:
         print(status.line())
     bad = [r for r in results if not (r.loadable or (r.path is not None and r.path.suffix == ".json"))]

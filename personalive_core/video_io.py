@@ -72,6 +72,7 @@ class VideoWriter:
 
     def __init__(self, path: str | Path, fps: Fraction, audio_from: str | Path | None = None, crf: int = 18):
         self.path = Path(path)
+        self.fps = Fraction(fps)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.container = av.open(str(self.path), mode="w")
         self.stream = self.container.add_stream("libx264", rate=fps)
@@ -102,17 +103,23 @@ class VideoWriter:
             self.frames += 1
 
     def close(self) -> None:
-        for packet in self.stream.encode():
-            self.container.mux(packet)
-        if self.audio_in is not None:
-            duration = self.frames / float(self.stream.rate)
-            audio = self.audio_in.streams.audio[0]
-            for packet in self.audio_in.demux(audio):
-                if packet.dts is None:
-                    continue
-                if packet.pts is not None and float(packet.pts * audio.time_base) > duration:
-                    break
-                packet.stream = self.audio_out
+        """Flush the encoder, copy the audio up to the video's length, and finish the file."""
+        try:
+            for packet in self.stream.encode():
                 self.container.mux(packet)
-            self.audio_in.close()
-        self.container.close()
+            if self.audio_in is not None and self.frames:
+                self._copy_audio(self.frames / float(self.fps))
+        finally:
+            if self.audio_in is not None:
+                self.audio_in.close()
+            self.container.close()
+
+    def _copy_audio(self, duration: float) -> None:
+        audio = self.audio_in.streams.audio[0]
+        for packet in self.audio_in.demux(audio):
+            if packet.dts is None:
+                continue
+            if packet.pts is not None and float(packet.pts * audio.time_base) > duration:
+                break
+            packet.stream = self.audio_out
+            self.container.mux(packet)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from fnmatch import fnmatchcase
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -30,6 +31,7 @@ class FileStatus:
     dtypes: Counter = field(default_factory=Counter)
     matched: int = 0
     missing: list[str] = field(default_factory=list)
+    harmless_missing: list[str] = field(default_factory=list)  # computed by the loader when absent
     unexpected: list[str] = field(default_factory=list)
     wrong_shape: list[str] = field(default_factory=list)
     error: str | None = None
@@ -56,14 +58,18 @@ class FileStatus:
             f"keys matched {self.matched}, missing {len(self.missing)}, unexpected {len(self.unexpected)}, "
             f"wrong shape {len(self.wrong_shape)}"
         )
+        if self.harmless_missing:
+            text += f"; {len(self.harmless_missing)} absent but computed by the loader ({self.harmless_missing[0]}, ...)"
         for label, keys in (("missing", self.missing), ("unexpected", self.unexpected), ("wrong shape", self.wrong_shape)):
             if keys:
                 text += f"\n         {label}: " + ", ".join(keys[:4]) + (" ..." if len(keys) > 4 else "")
         return text
 
 
-def inspect_weights(root: str | Path, expected: dict[str, ExpectedLayout]) -> list[FileStatus]:
-    """Status of every official file under `root`; `expected` maps file keys to their layouts."""
+def inspect_weights(root: str | Path, expected: dict[str, ExpectedLayout],
+                    harmless_missing: dict[str, list[str]] | None = None) -> list[FileStatus]:
+    """Status of every official file under `root`; `expected` maps file keys to their layouts and
+    `harmless_missing` to glob patterns of keys the loaders can do without."""
     root = Path(root).expanduser()
     results = []
     for spec in OFFICIAL_FILES:
@@ -90,6 +96,10 @@ def inspect_weights(root: str | Path, expected: dict[str, ExpectedLayout]) -> li
         _compare(status, state, layout)
         status.checked = True
     _merge_union_groups(results)
+    for status in results:
+        patterns = (harmless_missing or {}).get(status.spec.key, [])
+        status.harmless_missing = [k for k in status.missing if any(fnmatchcase(k, p) for p in patterns)]
+        status.missing = [k for k in status.missing if k not in status.harmless_missing]
     return results
 
 

@@ -22,7 +22,7 @@ from .unet import DenoisingUNet3D
 # The temporal modules' position tables are deterministic persistent buffers that a file may omit;
 # they are then computed as the original's constructor does (spec §3.5.7). Every other key must come
 # from one of the three files (all base keys exist in the 3D model with the same shapes).
-_POSITION_TABLES = "*.pos_encoder.pe"
+POSITION_TABLES = "*.pos_encoder.pe"
 
 
 def build_denoising_unet(base_config: dict, **overrides) -> DenoisingUNet3D:
@@ -44,7 +44,7 @@ def load_denoising_unet(
         ("temporal_module.pth", load_state_dict_file(paths["temporal_module"])),
     ]
     report = load_into(model, _last_file_wins(files, device, dtype), model="denoising UNet",
-                       tolerate_missing=[_POSITION_TABLES])
+                       tolerate_missing=[POSITION_TABLES])
     for module in model.modules():
         if isinstance(module, SinusoidalPositions) and module.pe.is_meta:
             module.reset_table(device, dtype)

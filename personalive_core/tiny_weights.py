@@ -1,0 +1,147 @@
+"""Tiny RANDOM weights in the official layout, so the whole pipeline can run without downloads.
+
+The output of such weights is noise: they exist for demos of the plumbing and for tests. The UNets,
+VAE and CLIP are shrunk (widths 32-96); the motion networks have no size configuration and are
+written at full size (about 90 M values, stored as float16). The keypoint detector's heads are
+damped and biased towards a centred, face-like keypoint layout so that face boxes are never empty.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from .weights.official import BY_KEY
+
+FORMAT = "tiny-random-v1"
+UNET_WIDTHS = [32, 64, 96, 96]
+CONTEXT_DIM = 32
+
+UNET_CONFIG = {
+    "_class_name": "UNet2DConditionModel",
+    "act_fn": "silu",
+    "attention_head_dim": 8,
+    "block_out_channels": UNET_WIDTHS,
+    "center_input_sample": False,
+    "cross_attention_dim": CONTEXT_DIM,
+    "down_block_types": ["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"],
+    "downsample_padding": 1,
+    "flip_sin_to_cos": True,
+    "freq_shift": 0,
+    "in_channels": 4,
+    "layers_per_block": 2,
+    "mid_block_scale_factor": 1,
+    "norm_eps": 1e-05,
+    "norm_num_groups": 32,
+    "out_channels": 4,
+    "sample_size": 64,
+    "up_block_types": ["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3,
+}
+VAE_CONFIG = {
+    "_class_name": "AutoencoderKL",
+    "act_fn": "silu",
+    "block_out_channels": UNET_WIDTHS,
+    "down_block_types": ["DownEncoderBlock2D"] * 4,
+    "in_channels": 3,
+    "latent_channels": 4,
+    "layers_per_block": 1,
+    "norm_num_groups": 32,
+    "out_channels": 3,
+    "sample_size": 256,
+    "scaling_factor": 0.18215,
+    "up_block_types": ["UpDecoderBlock2D"] * 4,
+}
+CLIP_CONFIG = {
+    "architectures": ["CLIPVisionModelWithProjection"],
+    "hidden_act": "quick_gelu",
+    "hidden_size": 32,
+    "image_size": 224,
+    "intermediate_size": 64,
+    "layer_norm_eps": 1e-05,
+    "model_type": "clip_vision_model",
+    "num_attention_heads": 4,
+    "num_channels": 3,
+    "num_hidden_layers": 2,
+    "patch_size": 14,
+    "projection_dim": CONTEXT_DIM,
+}
+# A centred face-like layout (x, y) for the seven keypoints the pose maps draw.
+FACE_LAYOUT = {1: (-0.15, -0.12), 2: (0.15, -0.12), 3: (-0.06, 0.0), 4: (0.06, 0.0),
+               12: (0.0, 0.08), 15: (-0.1, 0.2), 20: (0.1, 0.2)}
+
+
+def _save(state: dict[str, torch.Tensor], path: Path, dtype=torch.float32) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous() for k, v in state.items()}
+    save_file(tensors, str(path.with_suffix(".safetensors")), metadata={"format": "pt", "note": FORMAT})
+
+
+def _write_json(data: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
+
+
+def _condition_detector(state: dict[str, torch.Tensor]) -> None:
+    """Damp the detector heads and give them a face-like canonical layout at scale 1."""
+    for head in ("kp", "pitch", "yaw", "roll", "t", "scale", "exp"):
+        state[f"detector.fc_{head}.weight"] *= 0.01
+        state[f"detector.fc_{head}.bias"].zero_()
+    kp_bias = state["detector.fc_kp.bias"]
+    for index, (x, y) in FACE_LAYOUT.items():
+        kp_bias[3 * index: 3 * index + 2] = torch.tensor([x, y])
+    state["detector.fc_scale.bias"].fill_(1.0)
+
+
+def _fresh(name: str, like: torch.Tensor) -> torch.Tensor:
+    """A new parameter of the motion/temporal modules: unit norms, zero biases, small weights."""
+    if like.ndim == 1:
+        return torch.ones_like(like) if "norm" in name and name.endswith(".weight") else torch.zeros_like(like)
+    return torch.randn_like(like) * 0.02
+
+
+def write_tiny_weights(out_dir: str | Path, seed: int = 0) -> Path:
+    """Write every official file (as .safetensors) with tiny random weights under `out_dir`."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    from .models.motion_encoder import MotionEncoder
+    from .models.motion_extractor import MotionExtractor
+    from .models.pose_guider import PoseGuider
+    from .models.unet3d import build_denoising_unet
+
+    out = Path(out_dir)
+    torch.manual_seed(seed)
+    path = lambda key: out / BY_KEY[key].relpath  # noqa: E731
+    _write_json(UNET_CONFIG, path("base_unet_config"))
+    _write_json(VAE_CONFIG, path("vae_config"))
+    _write_json(CLIP_CONFIG, path("image_encoder_config"))
+    base = UNet2DConditionModel.from_config(UNET_CONFIG).state_dict()
+    _save(base, path("base_unet"))
+    _save({k: v for k, v in base.items() if not k.startswith(("conv_norm_out.", "conv_out."))}, path("reference_unet"))
+    denoising = build_denoising_unet(UNET_CONFIG).to_empty(device="cpu")
+    state = {name: base[name] if name in base else _fresh(name, tensor)
+             for name, tensor in denoising.state_dict().items() if not name.endswith("pos_encoder.pe")}
+    _save({k: v for k, v in state.items() if "temporal_modules" not in k}, path("denoising_unet"))
+    _save({k: v for k, v in state.items() if "temporal_modules" in k}, path("temporal_module"))
+    _save(PoseGuider(out_channels=UNET_WIDTHS[0]).state_dict(), path("pose_guider"))
+    _save(MotionEncoder().state_dict(), path("motion_encoder"), torch.float16)
+    extractor = MotionExtractor(num_kp=21).state_dict()
+    _condition_detector(extractor)
+    _save(extractor, path("motion_extractor"), torch.float16)
+    _save(AutoencoderKL.from_config(VAE_CONFIG).state_dict(), path("vae"))
+    _save(CLIPVisionModelWithProjection(CLIPVisionConfig(**CLIP_CONFIG)).state_dict(), path("image_encoder"))
+    (out / ".tiny-random-weights").write_text(FORMAT)
+    return out
+
+
+def cached_tiny_weights() -> Path:
+    """Tiny random weights in the user's cache folder, written on first use."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "personalive" / FORMAT
+    stamp = cache / ".tiny-random-weights"
+    if not (stamp.is_file() and stamp.read_text() == FORMAT):
+        write_tiny_weights(cache)
+    return cache
