@@ -190,10 +190,10 @@ def sample(models: PersonaLiveModels, reference: ReferenceFeatures, pose_maps: t
     lead_pose = models.pose_guider(lead_maps).transpose(0, 1)[None]
     tokens = motion.tokens
     stream.prime(lead_pose, tokens[None, :LEAD_IN_FRAMES].to(device, dtype), motion.reference[None, None].to(device, dtype))
-    total = -(-num_frames // CHUNK) + 3
+    total = -(-num_frames // CHUNK) + (3 if include_lead_in else 0)  # outputs: driving chunks (+ lead-in)
     out = []
-    for done, chunk in enumerate(stream.run_conditioning(_chunk_conditioning(models, pose_maps, tokens, num_frames),
-                                                         include_lead_in), start=1):
+    conditioning = _chunk_conditioning(models, pose_maps, tokens, num_frames)
+    for chunk in stream.run_conditioning(conditioning, include_lead_in):
         latents = unscale(chunk.latents.float()).cpu()
         out.append(latents)
         if on_window:
