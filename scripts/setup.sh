@@ -18,6 +18,7 @@ fi
 echo "[setup] installing requirements"
 "${PIP[@]}" -r requirements.txt
 if [ "${1:-}" = "--test" ]; then
-  "${PIP[@]}" "pytest>=8" "websocket-client>=1.7"
+  # playwright: the Python package only; the browser tests drive the system's Chromium.
+  "${PIP[@]}" "pytest>=8" "websocket-client>=1.7" "playwright>=1.40"
 fi
 .venv/bin/python -c "import torch, diffusers, transformers; print(f'[setup] torch {torch.__version__}, diffusers {diffusers.__version__}, transformers {transformers.__version__}')"

@@ -1,0 +1,132 @@
+"""LoadPersonaLiveModels."""
+
+from __future__ import annotations
+
+import comfy.model_management as mm
+import comfy.utils
+
+from personalive_core.errors import InputError, WeightsError
+
+from . import model_folder
+from .common import CATEGORY, MODELS, log
+from .managed import PersonaLiveModelBundle
+
+PRECISIONS = ["auto", "fp32", "fp16", "bf16"]
+
+
+def resolve_precision(precision: str, device) -> str:
+    """'auto' follows ComfyUI's view of the compute device: fp32 on the CPU, else fp16 or bf16 when the
+    device handles them well, else fp32."""
+    if precision != "auto":
+        return precision
+    if getattr(device, "type", str(device)) == "cpu":
+        return "fp32"
+    if mm.should_use_fp16(device):
+        return "fp16"
+    if mm.should_use_bf16(device):
+        return "bf16"
+    return "fp32"
+
+
+class LoadPersonaLiveModels:
+    DESCRIPTION = (
+        "Loads the PersonaLive networks (reference and denoising UNets, temporal module, pose guider, motion "
+        "encoder and extractor, image encoder, VAE) from a folder in models/personalive/ laid out like the "
+        "official release. ComfyUI's model manager moves them to the GPU only while a PersonaLive node runs."
+    )
+    CATEGORY = CATEGORY
+    FUNCTION = "load"
+    RETURN_TYPES = (MODELS,)
+    RETURN_NAMES = ("models",)
+    OUTPUT_TOOLTIPS = ("All PersonaLive networks; connect to every other PersonaLive node.",)
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "weights_folder": (
+                    model_folder.weights_folder_names(),
+                    {
+                        "default": model_folder.DEFAULT_WEIGHTS_FOLDER,
+                        "tooltip": "A folder inside models/personalive/ (or inside a 'personalive' path of "
+                        "extra_model_paths.yaml) holding personalive/*.pth, sd-image-variations-diffusers/ and "
+                        "sd-vae-ft-mse/, the layout of the official download.",
+                    },
+                ),
+                "precision": (
+                    PRECISIONS,
+                    {
+                        "default": "auto",
+                        "tooltip": "Weight precision. auto: fp16 or bf16 on a GPU that handles it, fp32 on the CPU. "
+                        "fp32 is the slowest and most exact; try it if the output is black or noisy.",
+                    },
+                ),
+                "auto_download": (
+                    "BOOLEAN",
+                    {
+                        "default": False,
+                        "tooltip": "Download missing files from the official Hugging Face repositories "
+                        "(huaichang/PersonaLive, lambdalabs/sd-image-variations-diffusers, "
+                        "stabilityai/sd-vae-ft-mse) into the weights folder. Several GB; needs internet.",
+                    },
+                ),
+            }
+        }
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, weights_folder=None, auto_download=None):
+        if weights_folder is None:  # the widget was converted to an input: checked at run time
+            return True
+        problem = model_folder.name_problem(weights_folder)
+        if problem:
+            return problem
+        root = model_folder.find(weights_folder)
+        if auto_download is None or auto_download:
+            return True
+        if root is None:
+            return model_folder.not_found_message(weights_folder)
+        from personalive_core import api
+
+        missing = api.missing_files(root)
+        if missing:
+            return model_folder.missing_message(root, missing)
+        return True
+
+    @classmethod
+    def IS_CHANGED(cls, weights_folder, precision, auto_download):
+        """Reload when a file in the weights folder is replaced (size or modification time changes)."""
+        root = model_folder.find(weights_folder) if not model_folder.name_problem(weights_folder) else None
+        if root is None:
+            return ""
+        stats = sorted(
+            (str(p.relative_to(root)), p.stat().st_size, p.stat().st_mtime_ns)
+            for p in root.rglob("*")
+            if p.is_file() and ".download" not in p.parts
+        )
+        return repr(stats)
+
+    def load(self, weights_folder: str, precision: str, auto_download: bool):
+        from personalive_core import api
+
+        problem = model_folder.name_problem(weights_folder)
+        if problem:
+            raise InputError(problem)
+        root = model_folder.find(weights_folder)
+        if root is None:
+            if not auto_download:
+                raise WeightsError(model_folder.not_found_message(weights_folder))
+            root = model_folder.new_location(weights_folder)
+            root.mkdir(parents=True, exist_ok=True)
+        if auto_download:
+            missing = api.missing_files(root)
+            if missing:
+                log.info("downloading %d missing PersonaLive file(s) into %s", len(missing), root)
+                pbar = comfy.utils.ProgressBar(len(missing))
+                model_folder.download_missing(
+                    root, missing, on_file=lambda done, total: pbar.update_absolute(done, total)
+                )
+
+        dtype = resolve_precision(precision, mm.get_torch_device())
+        models = api.load_models(root, dtype=dtype, device=mm.unet_offload_device())
+        log.info("loaded PersonaLive weights from %s (%s)", root, dtype)
+        return (PersonaLiveModelBundle(models, root, dtype),)

@@ -1,0 +1,166 @@
+"""`python -m personalive_core queue`: run an API-format workflow on a ComfyUI server.
+
+    python -m personalive_core queue workflows/api/personalive_animate_from_video.json \
+        --server http://127.0.0.1:8188 \
+        --set "Reference image.image=@me.png" --set "Driving video.file=@drive.mp4" --set sampler.seed=7 \
+        --output-dir out/
+
+Uploads the files named with `@PATH`, queues the graph, shows progress from the websocket, downloads
+the outputs, and prints ComfyUI's own error text when validation or execution fails.
+
+Exit status: 0 success, 1 the run failed or was interrupted, 2 the workflow or the assignments are
+wrong or ComfyUI rejected the graph, 3 the server cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from .comfy_client import ComfyClient, ComfyError, PromptRejected, ServerUnreachable, apply_overrides, load_api_workflow
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_REQUEST, EXIT_UNREACHABLE = 0, 1, 2, 3
+
+HELP = "run an API-format workflow on a ComfyUI server (upload, queue, progress, download)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("workflow", type=Path, help="API-format workflow JSON (e.g. workflows/api/*.json)")
+    parser.add_argument("--server", default="http://127.0.0.1:8188", help="ComfyUI address (default %(default)s)")
+    parser.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="NODE.INPUT=VALUE",
+        help="change one input; NODE is a node id, title or unique class name; VALUE is JSON or "
+        "text; @PATH uploads a local file (repeatable)",
+    )
+    parser.add_argument(
+        "--output-dir", type=Path, default=Path("comfy_outputs"), help="where to save the outputs (default %(default)s)"
+    )
+    parser.add_argument("--no-download", action="store_true", help="do not download the outputs")
+    parser.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary on stdout at the end")
+    return parser
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the `queue` sub-command (like the other cli_* modules); it dispatches through `func`."""
+    parser = sub.add_parser("queue", help=HELP, description=HELP)
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _progress_printer(prompt: dict[str, Any], stream) -> Callable[[str, dict], None]:
+    def name(node_id) -> str:
+        node = prompt.get(str(node_id), {})
+        title = node.get("_meta", {}).get("title") or node.get("class_type") or "?"
+        return f"#{node_id} {title}"
+
+    tty = stream.isatty()
+    state = {"open_line": False}
+
+    def emit(text: str, transient: bool = False) -> None:
+        if tty and transient:
+            stream.write("\r\033[K" + text)
+            state["open_line"] = True
+        else:
+            if state["open_line"]:
+                stream.write("\n")
+            stream.write(text + "\n")
+            state["open_line"] = False
+        stream.flush()
+
+    def on_event(kind: str, data: dict) -> None:
+        if kind == "execution_start":
+            emit(f"started {data.get('prompt_id')}")
+        elif kind == "execution_cached" and data.get("nodes"):
+            emit(f"cached: {', '.join(name(n) for n in data['nodes'])}")
+        elif kind == "executing" and data.get("node") is not None:
+            emit(f"running {name(data['node'])}")
+        elif kind == "progress":
+            emit(f"  {name(data.get('node'))}: {data.get('value')}/{data.get('max')}", transient=True)
+        elif kind == "executed":
+            emit(f"done {name(data.get('node'))}")
+
+    return on_event
+
+
+def run(args: argparse.Namespace) -> int:
+    out, err = sys.stdout, sys.stderr
+    client = ComfyClient(args.server)
+    try:
+        prompt = load_api_workflow(args.workflow)
+        client.system_stats()  # fail early and clearly when the server is not there
+        apply_overrides(prompt, args.assignments, client.upload)
+    except ServerUnreachable as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_UNREACHABLE
+    except (ComfyError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_BAD_REQUEST
+
+    on_event = None if args.quiet else _progress_printer(prompt, err)
+    ws = None
+    prompt_id = None
+    try:
+        ws = client.connect()
+        prompt_id = client.queue(prompt)
+        result = client.follow(ws, prompt_id, on_event, args.timeout)
+    except PromptRejected as exc:
+        print(f"ComfyUI rejected the workflow:\n{exc}", file=err)
+        return EXIT_BAD_REQUEST
+    except ServerUnreachable as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_UNREACHABLE
+    except KeyboardInterrupt:
+        if prompt_id is not None:
+            try:
+                client.interrupt(prompt_id)
+                print(f"\ninterrupt sent for {prompt_id}", file=err)
+            except ComfyError:
+                pass
+        return 130
+    finally:
+        if ws is not None:
+            ws.close()
+
+    files = []
+    if result.ok and not args.no_download:
+        files = client.download_outputs(result, args.output_dir)
+    if args.json:
+        json.dump(
+            {
+                "prompt_id": result.prompt_id,
+                "status": result.status,
+                "seconds": round(result.seconds, 3),
+                "error": result.error,
+                "outputs": result.outputs,
+                "files": [str(f) for f in files],
+            },
+            out,
+            indent=2,
+        )
+        out.write("\n")
+    if not result.ok:
+        print(f"error: {result.error_text()}", file=err)
+        return EXIT_RUN_FAILED
+    for f in files:
+        print(f"saved {f}", file=err)
+    print(f"finished {result.prompt_id} in {result.seconds:.1f}s", file=err)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry: `python -m personalive_core.cli_queue WORKFLOW ...`."""
+    parser = add_arguments(argparse.ArgumentParser(prog="personalive_core queue", description=HELP))
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

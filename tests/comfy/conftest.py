@@ -1,0 +1,178 @@
+"""Fixtures for the ComfyUI side of the pack.
+
+Unit tests (test_nodes_*.py) load the pack the way ComfyUI does, but against the fake ComfyUI modules in
+fakes.py. Server and browser tests (test_server_*.py, test_browser_*.py) start a real ComfyUI 0.3.75
+(server.py) provisioned by scripts/provision_comfyui.sh.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from . import fake_core, fakes, media, server
+
+REPO = Path(__file__).resolve().parents[2]
+PACK_NAME = "ComfyUI-PersonaLive"
+
+
+# --------------------------------------------------------------------------------------------------
+# unit tests: the pack against fake ComfyUI modules
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def comfy_recorder():
+    return fakes.Recorder()
+
+
+@pytest.fixture(scope="session")
+def fake_models_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("comfy_models")
+
+
+@pytest.fixture(scope="session")
+def pack(fake_models_dir, comfy_recorder):
+    """The pack module, imported like ComfyUI imports a custom node folder, with fake ComfyUI modules."""
+    import personalive_core  # noqa: F401  (the root __init__ must reuse this copy)
+
+    modules = fakes.build(fake_models_dir, comfy_recorder)
+    saved = {name: sys.modules.get(name) for name in modules}
+    sys.modules.update(modules)
+    spec = importlib.util.spec_from_file_location(
+        PACK_NAME, REPO / "__init__.py", submodule_search_locations=[str(REPO)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[PACK_NAME] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        for name in [n for n in sys.modules if n == PACK_NAME or n.startswith(PACK_NAME + ".")]:
+            del sys.modules[name]
+        for name, old in saved.items():
+            if old is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = old
+
+
+@pytest.fixture
+def rec(comfy_recorder):
+    comfy_recorder.reset()
+    return comfy_recorder
+
+
+@pytest.fixture
+def api_calls():
+    return []
+
+
+@pytest.fixture
+def fake_api(pack, api_calls, monkeypatch, comfy_recorder):
+    """personalive_core.api replaced by the facade stand-in for one test."""
+    import personalive_core
+
+    comfy_recorder.reset()
+    api = fake_core.make_api(api_calls)
+    monkeypatch.setitem(sys.modules, "personalive_core.api", api)
+    monkeypatch.setattr(personalive_core, "api", api, raising=False)
+    return api
+
+
+@pytest.fixture
+def weights_dir(fake_models_dir) -> Path:
+    """models/personalive/fake_weights with the fake facade's 'official' files."""
+    return fake_core.write_fake_weights(fake_models_dir / "personalive" / "fake_weights")
+
+
+# --------------------------------------------------------------------------------------------------
+# server and browser tests: one real ComfyUI 0.3.75 for the whole session
+# --------------------------------------------------------------------------------------------------
+
+TEST_SIZE = 64  # working size the server tests run at (a multiple of 64; tiny weights, CPU)
+DRIVING_FRAMES = 16  # 4 windows of 4 frames
+CACHE = Path(os.environ.get("PERSONALIVE_TEST_CACHE", Path.home() / ".cache" / "personalive-tests"))
+
+
+def unavailable(reason: str):
+    """Skip on a user's machine; in CI (CI=true) a missing prerequisite is a failure."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def artefacts_dir() -> Path:
+    """Screenshots and the server log: artifacts/comfy-tests/ (git-ignored) or PERSONALIVE_TEST_ARTEFACTS."""
+    path = Path(os.environ.get("PERSONALIVE_TEST_ARTEFACTS", REPO / "artifacts" / "comfy-tests"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_weights_root(tmp_path_factory) -> Path:
+    """Weights for the server: PERSONALIVE_TEST_WEIGHTS if set, else tiny random ones from the core."""
+    override = os.environ.get("PERSONALIVE_TEST_WEIGHTS")
+    if override:
+        return Path(override)
+    from personalive_core import api
+
+    return Path(api.make_tiny_weights(tmp_path_factory.mktemp("tiny_weights") / "tiny"))
+
+
+@pytest.fixture(scope="session")
+def comfy_server(tmp_path_factory, artefacts_dir, request):
+    """A running ComfyUI with the pack, tiny weights in models/personalive/tiny, a second weights folder
+    reached through extra_model_paths.yaml, and the shipped workflows' input files in input/."""
+    try:
+        server.find_runtime()
+    except server.RuntimeUnavailable as exc:
+        unavailable(str(exc))
+    tiny_weights_root = request.getfixturevalue("tiny_weights_root")
+    run_dir = tmp_path_factory.mktemp("comfy_run")
+    srv = server.ComfyServer(run_dir)
+    srv.prepare()
+    (srv.models_dir / "personalive").mkdir(parents=True)
+    (srv.models_dir / "personalive" / "tiny").symlink_to(tiny_weights_root, target_is_directory=True)
+    extra_root = tmp_path_factory.mktemp("extra_models")
+    (extra_root / "elsewhere").mkdir()
+    (extra_root / "elsewhere" / "tiny_extra").symlink_to(tiny_weights_root, target_is_directory=True)
+    yaml_path = run_dir / "extra_model_paths.yaml"
+    yaml_path.write_text(f"personalive_tests:\n  base_path: {extra_root}\n  personalive: elsewhere\n")
+    srv.extra_args = ["--extra-model-paths-config", str(yaml_path), "--preview-method", "latent2rgb"]
+    media.write_inputs(srv.input_dir, DRIVING_FRAMES)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        shutil.copy(srv.log_path, artefacts_dir / "comfyui-server.log")
+
+
+@pytest.fixture(scope="session")
+def client(comfy_server):
+    from personalive_core.comfy_client import ComfyClient
+
+    return ComfyClient(comfy_server.url, timeout=60)
+
+
+def api_workflow(name: str, **overrides) -> dict:
+    """A shipped API workflow set up for the tiny test weights (plus `node_id.input=value` overrides)."""
+    prompt = json.loads((REPO / "workflows" / "api" / f"{name}.json").read_text())
+    for node in prompt.values():
+        inputs = node["inputs"]
+        if node["class_type"] == "LoadPersonaLiveModels":
+            inputs["weights_folder"] = "tiny"
+        if node["class_type"] in ("EncodeReference", "ExtractLivePortraitKeypoints"):
+            inputs["size"] = TEST_SIZE
+    for key, value in overrides.items():
+        node_id, _, input_name = key.partition("__")
+        prompt[node_id]["inputs"][input_name] = value
+    return prompt

@@ -1,0 +1,174 @@
+"""ComfyUI's real frontend (1.32.9) in Debian's Chromium, driven by Playwright (no browser download):
+the shipped workflows open from the template browser with every node type known, every PersonaLive
+node shows its widgets, and a run queued from the UI finishes. Screenshots go to the artefacts folder
+(PERSONALIVE_TEST_ARTEFACTS, outside git)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from . import server
+from . import workflow_check as wc
+from .conftest import TEST_SIZE, unavailable
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+NODE_IDS = [
+    "LoadPersonaLiveModels",
+    "ExtractLivePortraitKeypoints",
+    "RenderPoseMap",
+    "EncodeReference",
+    "MotionEncode",
+    "PersonaLiveSampler4Step",
+    "ChunkedVAEDecode",
+]
+_seeds = itertools.count(5000)
+
+
+class UI:
+    def __init__(self, page, artefacts: Path):
+        self.page, self.artefacts, self.errors = page, artefacts, []
+
+    def js(self, script: str, arg=None):
+        return self.page.evaluate(script, arg)
+
+    def shot(self, name: str) -> Path:
+        self.js("() => window.app.canvas.setDirty(true, true)")
+        self.page.wait_for_timeout(300)
+        path = self.artefacts / f"ui_{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+    def node_types(self) -> list[str]:
+        return self.js("() => window.app.graph._nodes.map(n => n.type)")
+
+    def unknown_node_types(self) -> list[str]:
+        return self.js(
+            "() => window.app.graph._nodes.filter(n => !LiteGraph.registered_node_types[n.type]).map(n => n.type)"
+        )
+
+    def missing_nodes_dialog(self) -> bool:
+        text = self.js("() => Array.from(document.querySelectorAll('.p-dialog')).map(d => d.innerText).join('\\n')")
+        return "were not found" in text or "Missing" in text
+
+    def fit(self):
+        self.js("async () => { await window.app.extensionManager.command.execute('Comfy.Canvas.FitView'); }")
+
+
+@pytest.fixture(scope="module")
+def ui(comfy_server, client, artefacts_dir):
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not Path(chromium).is_file():
+        unavailable(f"browser tests need Debian's chromium at {chromium} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("browser tests need the playwright package (pip install playwright; no browser download)")
+    if comfy_server.lean:
+        unavailable("the lean ComfyUI runtime has no frontend")
+    client.post_json("/settings/Comfy.TutorialCompleted", True)  # no first-run template dialog
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        ui = UI(page, artefacts_dir)
+        page.on("pageerror", lambda e: ui.errors.append(str(e)))
+        page.goto(comfy_server.url + "/", wait_until="domcontentloaded")
+        page.wait_for_function("() => window.app && window.app.graph && window.app.canvas", timeout=120_000)
+        page.wait_for_timeout(1500)
+        try:
+            yield ui
+        finally:
+            browser.close()
+
+
+@pytest.mark.parametrize("name", [p.stem for p in wc.ui_files()])
+def test_workflow_opens_from_the_template_browser(ui, name):
+    ui.js("() => window.app.graph.clear()")
+    ui.js("async () => { await window.app.extensionManager.command.execute('Comfy.BrowseTemplates'); }")
+    ui.page.get_by_text(server.PACK_NAME, exact=True).first.click(timeout=30_000)
+    ui.page.get_by_title(name, exact=True).first.click(timeout=30_000)
+    ui.page.wait_for_function(
+        "() => window.app.graph._nodes.some(n => n.type === 'PersonaLiveSampler4Step')", timeout=30_000
+    )
+    ui.page.wait_for_timeout(500)
+    expected = [n["type"] for n in wc.load(wc.WORKFLOWS / f"{name}.json")["nodes"]]
+    assert sorted(ui.node_types()) == sorted(expected)
+    assert ui.unknown_node_types() == []
+    assert not ui.missing_nodes_dialog()
+    # What the frontend would queue is exactly the shipped API workflow.
+    queued = ui.js("async () => (await window.app.graphToPrompt()).output")
+    assert wc.strip_meta(queued) == wc.strip_meta(wc.load(wc.API_WORKFLOWS / f"{name}.json"))
+    ui.fit()
+    ui.shot(f"template_{name}")
+
+
+def test_every_personalive_node_renders_its_widgets(ui, client):
+    info = client.object_info()
+    ui.js("() => window.app.graph.clear()")
+    rendered = ui.js(
+        """(types) => types.map((type, i) => {
+        const node = LiteGraph.createNode(type);
+        node.pos = [40 + (i % 4) * 380, 40 + Math.floor(i / 4) * 320];
+        window.app.graph.add(node);
+        return {type, widgets: (node.widgets || []).map(w => w.name),
+                inputs: (node.inputs || []).filter(i => !i.widget).map(i => i.name + ':' + i.type),
+                outputs: (node.outputs || []).map(o => o.name + ':' + o.type), size: node.size};
+    })""",
+        NODE_IDS,
+    )
+    for node in rendered:
+        schema = info[node["type"]]
+        widgets = [name for section in schema["input"].values() for name, spec in section.items() if wc.is_widget(spec)]
+        sockets = [
+            f"{name}:{spec[0]}"
+            for section in schema["input"].values()
+            for name, spec in section.items()
+            if not wc.is_widget(spec)
+        ]
+        assert [w for w in node["widgets"] if w != "control_after_generate"] == widgets, node["type"]
+        assert node["inputs"] == sockets, node["type"]
+        assert node["outputs"] == [f"{n}:{t}" for n, t in zip(schema["output_name"], schema["output"])]
+        assert node["size"][0] > 100 and node["size"][1] > 40
+    ui.fit()
+    ui.shot("personalive_nodes")
+
+
+def test_a_run_queued_from_the_ui_finishes(ui, comfy_server):
+    workflow = wc.load(wc.WORKFLOWS / "personalive_animate_from_image.json")
+    ui.js("async (wf) => { await window.app.loadGraphData(wf); }", workflow)
+    ui.page.wait_for_timeout(500)
+    ui.js(
+        """([size, seed]) => {
+        const set = (type, name, value) => window.app.graph._nodes.filter(n => n.type === type)
+            .forEach(n => { n.widgets.find(w => w.name === name).value = value; });
+        set('LoadPersonaLiveModels', 'weights_folder', 'tiny');
+        set('ExtractLivePortraitKeypoints', 'size', size);
+        set('EncodeReference', 'size', size);
+        set('PersonaLiveSampler4Step', 'seed', seed);
+    }""",
+        [TEST_SIZE, next(_seeds)],
+    )
+    ui.js("async () => { await window.app.queuePrompt(0, 1); }")
+    ui.page.wait_for_function(
+        "() => window.app.graph._nodes.some(n => n.type === 'SaveImage' && n.imgs && n.imgs.length)", timeout=600_000
+    )
+    ui.fit()
+    ui.shot("run_finished")
+    history = json.loads(ui.page.request.get(comfy_server.url + "/history?max_items=1").text())
+    (entry,) = history.values()
+    assert entry["status"]["status_str"] == "success"
+    assert ui.errors == [] or all("api.comfy.org" in e or "reading 'id'" in e for e in ui.errors), ui.errors

@@ -1,0 +1,275 @@
+"""Against a real ComfyUI 0.3.75 server (started once per session by conftest.comfy_server) with tiny
+random weights: registration, the shipped workflows end to end, websocket messages, clear errors
+that leave the server working, interrupt between windows, and model unloading through /free."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import time
+
+import pytest
+from PIL import Image
+
+from personalive_core.comfy_client import PromptRejected
+
+from . import media, server
+from . import workflow_check as wc
+from .conftest import DRIVING_FRAMES, REPO, TEST_SIZE, api_workflow
+
+pytestmark = pytest.mark.server
+
+NODE_IDS = [
+    "LoadPersonaLiveModels",
+    "ExtractLivePortraitKeypoints",
+    "RenderPoseMap",
+    "EncodeReference",
+    "MotionEncode",
+    "PersonaLiveSampler4Step",
+    "ChunkedVAEDecode",
+]
+VIDEO, IMAGE = "personalive_animate_from_video", "personalive_animate_from_image"
+VIDEO_SAMPLER, IMAGE_SAMPLER = "9", "8"
+_seeds = itertools.count(1000)
+
+
+def run_ok(client, prompt, events=None):
+    """Run a prompt that must succeed; prints how long each node took (shown by pytest on failure or -s)."""
+    events = [] if events is None else events
+    stamps = []
+
+    def on_event(kind, data):
+        events.append((kind, data))
+        if kind == "executing":
+            stamps.append((time.monotonic(), data.get("node")))
+
+    result = client.run(prompt, on_event=on_event, timeout=900)
+    stamps.append((time.monotonic(), None))
+    timing = ", ".join(
+        f"{prompt[node]['class_type']} {t1 - t0:.1f}s"
+        for (t0, node), (t1, _) in zip(stamps, stamps[1:])
+        if node in prompt
+    )
+    print(f"prompt {result.prompt_id[:8]} {result.status} in {result.seconds:.1f}s: {timing}")
+    assert result.ok, result.error_text()
+    return result
+
+
+def assert_server_still_works(client):
+    """A fresh, valid prompt (new seed, so it really runs) succeeds after whatever went wrong before."""
+    run_ok(client, api_workflow(IMAGE, **{f"{IMAGE_SAMPLER}__seed": next(_seeds)}))
+
+
+def test_pack_imports_without_errors(comfy_server):
+    assert comfy_server.pack_import_error() is None
+    assert f"custom_nodes/{server.PACK_NAME}" in comfy_server.log()
+    # The nodes import the core lazily; check that its dependencies are present in ComfyUI's venv.
+    out = subprocess.run(
+        [str(comfy_server.runtime.python), "-c", "import personalive_core.api"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
+def test_object_info_lists_the_seven_nodes_with_tooltips(client):
+    info = client.object_info()
+    for node_id in NODE_IDS:
+        entry = info[node_id]
+        assert entry["category"] == "PersonaLive" and entry["python_module"].endswith(server.PACK_NAME)
+        assert len(entry["description"]) > 40
+        assert all(entry["output_tooltips"]), node_id
+        for section in entry["input"].values():
+            for name, spec in section.items():
+                assert spec[1].get("tooltip"), f"{node_id}.{name} has no tooltip"
+    folders = info["LoadPersonaLiveModels"]["input"]["required"]["weights_folder"][0]
+    assert "tiny" in folders  # models/personalive/tiny
+    assert "tiny_extra" in folders  # reached only through extra_model_paths.yaml
+
+
+def test_shipped_workflows_match_the_live_schemas(client):
+    info = client.object_info()
+    for path in wc.api_files():
+        assert wc.schema_problems(api_workflow(path.stem), info, check_file_combos=True) == [], path.name
+    for path in wc.ui_files():
+        assert wc.ui_to_api(wc.load(path), info) == wc.strip_meta(wc.load(wc.API_WORKFLOWS / path.name)), path.name
+    # The offline copy of the core nodes' schemas (used by test_workflows.py) matches this ComfyUI.
+    snapshot = json.loads((REPO / "tests/comfy/data/core_object_info.json").read_text())
+    for name, entry in snapshot.items():
+        assert info[name]["input_order"] == entry["input_order"] and info[name]["output"] == entry["output"], name
+    templates = client.get_json("/workflow_templates")
+    assert sorted(templates[server.PACK_NAME]) == sorted(p.stem for p in wc.ui_files())
+    for path in wc.ui_files():  # the template browser fetches each file and its thumbnail from here
+        base = f"/api/workflow_templates/{server.PACK_NAME}/{path.stem}"
+        assert client.get_json(base + ".json") == wc.load(path)
+        assert client.get_bytes(base + ".jpg")[:3] == b"\xff\xd8\xff"
+
+
+def test_video_workflow_gives_one_frame_per_driving_frame(client, tmp_path):
+    events = []
+    result = run_ok(client, api_workflow(VIDEO), events)
+    videos = [p for p in client.download_outputs(result, tmp_path) if p.suffix in (".mp4", ".webm", ".mov", ".mkv")]
+    assert len(videos) == 1
+    assert media.count_video_frames(videos[0]) == DRIVING_FRAMES
+    kinds = [k for k, _ in events]
+    for kind in ("execution_start", "executing", "progress", "executed", "execution_success"):
+        assert kind in kinds
+    sampler = [d["value"] for k, d in events if k == "progress" and d["node"] == VIDEO_SAMPLER]
+    assert sampler[:4] == [1, 2, 3, 4]  # one progress message per 4-frame window
+    assert kinds.count("preview") >= 4  # a live preview per window (the server runs --preview-method latent2rgb)
+    assert [d["node"] for k, d in events if k == "executed"] == ["12"]  # SaveVideo
+
+
+def test_interrupt_stops_the_sampler_between_windows(client):
+    prompt = api_workflow(VIDEO, **{f"{VIDEO_SAMPLER}__seed": next(_seeds)})  # only sampler onwards re-run
+    events, sent = [], []
+
+    def on_event(kind, data):
+        events.append((kind, data))
+        if kind == "progress" and data.get("node") == VIDEO_SAMPLER and not sent:
+            client.interrupt()
+            sent.append(time.monotonic())
+
+    ws = client.connect()
+    try:
+        result = client.follow(ws, client.queue(prompt), on_event, timeout=900)
+    finally:
+        ws.close()
+    assert sent, "the sampler never reported progress"
+    assert result.status == "interrupted", result.error_text()
+    assert result.error["node_id"] == VIDEO_SAMPLER
+    # Only the seed changed: keypoints, pose maps, reference and motion came from ComfyUI's cache.
+    assert {"5", "6", "7", "8"} <= set(result.cached)
+    windows = [d["value"] for k, d in events if k == "progress" and d["node"] == VIDEO_SAMPLER]
+    assert max(windows) < DRIVING_FRAMES // 4  # stopped before the last window
+    assert_server_still_works(client)
+
+
+def test_image_workflow_through_the_queue_command(comfy_server, tmp_path, capsys):
+    from personalive_core import cli_queue
+
+    driving = tmp_path / "cli_driving.png"
+    media.face(96, 128, -0.5).save(driving)
+    rc = cli_queue.main(
+        [
+            str(wc.API_WORKFLOWS / f"{IMAGE}.json"),
+            "--server",
+            comfy_server.url,
+            "--set",
+            "PersonaLive models.weights_folder=tiny",
+            "--set",
+            f"Keypoints.size={TEST_SIZE}",
+            "--set",
+            f"Reference features.size={TEST_SIZE}",
+            "--set",
+            f"Driving image.image=@{driving}",
+            "--set",
+            f"{IMAGE_SAMPLER}.seed=7",
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--json",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    summary = json.loads(captured.out)
+    assert summary["status"] == "success" and len(summary["files"]) == 1
+    with Image.open(summary["files"][0]) as image:
+        assert image.size == (TEST_SIZE, TEST_SIZE)
+    assert (comfy_server.input_dir / "cli_driving.png").is_file()  # uploaded
+    assert "running #8 Sampler" in captured.err
+
+
+def test_queue_command_reports_validation_errors(comfy_server, capsys):
+    from personalive_core import cli_queue
+
+    rc = cli_queue.main(
+        [
+            str(wc.API_WORKFLOWS / f"{IMAGE}.json"),
+            "--server",
+            comfy_server.url,
+            "--set",
+            "PersonaLive models.weights_folder=missing_weights",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "node 1 (LoadPersonaLiveModels)" in err and "'missing_weights' not found" in err
+
+
+def test_wrong_input_type_is_rejected_and_the_server_carries_on(client):
+    prompt = api_workflow(IMAGE)
+    prompt[IMAGE_SAMPLER]["inputs"]["models"] = ["2", 0]  # an IMAGE into a PERSONALIVE_MODELS socket
+    with pytest.raises(PromptRejected) as err:
+        client.queue(prompt)
+    errors = err.value.body["node_errors"][IMAGE_SAMPLER]["errors"]
+    assert errors[0]["type"] == "return_type_mismatch"
+    assert "received_type(IMAGE) mismatch input_type(PERSONALIVE_MODELS)" in str(err.value)
+    assert_server_still_works(client)
+
+
+def test_missing_weights_folder_is_rejected_before_any_work(client):
+    prompt = api_workflow(IMAGE)
+    prompt["1"]["inputs"]["weights_folder"] = "no_such_weights"
+    with pytest.raises(PromptRejected) as err:
+        client.queue(prompt)
+    error = err.value.body["node_errors"]["1"]["errors"][0]
+    assert error["type"] == "custom_validation_failed"
+    assert "'no_such_weights' not found" in error["details"] and "auto_download" in error["details"]
+    assert_server_still_works(client)
+
+
+def test_bad_size_is_rejected_before_any_work(client):
+    prompt = api_workflow(IMAGE)
+    prompt["6"]["inputs"]["size"] = 100
+    with pytest.raises(PromptRejected, match="multiple of 64.*use 64 or 128"):
+        client.queue(prompt)
+
+
+def test_mismatched_frame_counts_fail_clearly_and_the_server_carries_on(client):
+    prompt = api_workflow(VIDEO)
+    prompt["20"] = {"class_type": "ImageFromBatch", "inputs": {"image": ["4", 0], "batch_index": 0, "length": 5}}
+    prompt["8"]["inputs"]["driving"] = ["20", 0]  # MotionEncode gets 5 frames, the keypoints have 16
+    result = client.run(prompt, timeout=900)
+    assert result.status == "error"
+    assert result.error["node_type"] == "MotionEncode"
+    assert result.error["exception_type"] == "personalive_core.errors.InputError"
+    assert (
+        f"the driving batch has 5 frame(s) but the keypoints has {DRIVING_FRAMES}" in result.error["exception_message"]
+    )
+    assert_server_still_works(client)
+
+
+def free(client, **flags):
+    """POST /free so that it takes effect before the next prompt. ComfyUI 0.3.75's prompt worker applies
+    the flags when it wakes up; a /free that lands while it is still wrapping up the previous prompt
+    loses its wake-up call and waits for the next prompt, which then runs first. The second call
+    reaches an idle worker."""
+    for _ in range(2):
+        client.free(**flags)
+        time.sleep(1.0)
+
+
+def test_unload_models_and_free_release_the_models(client, comfy_server):
+    def counts():
+        log = comfy_server.log()
+        return log.count("Requested to load PersonaLiveModule"), log.count("loaded PersonaLive weights from")
+
+    def run_new_seed():
+        run_ok(client, api_workflow(IMAGE, **{f"{IMAGE_SAMPLER}__seed": next(_seeds)}))
+
+    run_new_seed()
+    loads, weights = counts()
+    run_new_seed()
+    assert counts() == (loads, weights)  # still loaded, loader output cached: nothing reloaded
+
+    free(client, unload_models=True, free_memory=False)  # the UI's "Unload Models" button
+    run_new_seed()
+    assert counts() == (loads + 1, weights)  # moved back onto the compute device for the run
+
+    free(client, unload_models=True, free_memory=True)  # also drops cached node outputs
+    run_new_seed()
+    assert counts() == (loads + 2, weights + 1)  # the weights were released and had to be read again
