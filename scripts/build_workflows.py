@@ -5,7 +5,7 @@ template browser and drag-and-drop load) and API format (workflows/api/*.json, f
     python scripts/build_workflows.py          # rewrite both folders
     python scripts/build_workflows.py --check  # exit 1 if the files differ from what this would write
 
-tests/comfy/test_workflows.py checks independently that every UI/API pair describes the same graph.
+tests/comfy_pack/test_workflows.py checks independently that every UI/API pair describes the same graph.
 """
 
 from __future__ import annotations

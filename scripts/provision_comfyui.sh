@@ -19,9 +19,9 @@
 #   COMFYRT_LEAN=1        API only: skip the frontend/template packages (browser tests then skip)
 #   COMFYRT_TORCHAUDIO=0  skip torchaudio (ComfyUI's audio nodes then log IMPORT FAILED; harmless here)
 #
-# The server/browser tests (tests/comfy/) run this script themselves when CI=true or
+# The server/browser tests (tests/comfy_pack/) run this script themselves when CI=true or
 # PERSONALIVE_PROVISION_COMFYUI=1; otherwise they skip and say to run it. They start the servers
-# themselves (tests/comfy/server.py).
+# themselves (tests/comfy_pack/server.py).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -97,7 +97,7 @@ def test_shipped_workflows_match_the_live_schemas(client):
     for path in wc.ui_files():
         assert wc.ui_to_api(wc.load(path), info) == wc.strip_meta(wc.load(wc.API_WORKFLOWS / path.name)), path.name
     # The offline copy of the core nodes' schemas (used by test_workflows.py) matches this ComfyUI.
-    snapshot = json.loads((REPO / "tests/comfy/data/core_object_info.json").read_text())
+    snapshot = json.loads((REPO / "tests/comfy_pack/data/core_object_info.json").read_text())
     for name, entry in snapshot.items():
         assert info[name]["input_order"] == entry["input_order"] and info[name]["output"] == entry["output"], name
     templates = client.get_json("/workflow_templates")

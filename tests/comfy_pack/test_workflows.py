@@ -11,7 +11,7 @@ import pytest
 
 from . import workflow_check as wc
 
-CORE_SCHEMAS = json.loads((wc.REPO / "tests/comfy/data/core_object_info.json").read_text())
+CORE_SCHEMAS = json.loads((wc.REPO / "tests/comfy_pack/data/core_object_info.json").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ The runtime (venv + ComfyUI source) comes from scripts/provision_comfyui.sh (see
 server gets its own run directory (custom_nodes/ with a symlink to this repository, models/, input/,
 output/, temp/, user/); the runtime itself is never written to.
 
-    python -m tests.comfy.server            # start one by hand on a free port and print its address
+    python -m tests.comfy_pack.server            # start one by hand on a free port and print its address
 """
 
 from __future__ import annotations
