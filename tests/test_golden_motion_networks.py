@@ -7,8 +7,8 @@ The head-pose logits and the translation of the tiny fixture are a special case:
 their biases to cancel the mean `W @ feature`, so these outputs are small differences of large sums and
 amplify the fp32 rounding of the backbone ~20x. The original's own recorded values are ~1e-5 (relative)
 away from an exact float64 evaluation (`test_detector_heads_rounding_floor`), so no fp32 implementation
-can meet 1e-5 on them without reproducing the recording machine's kernels bit for bit. When they exceed
-so these four are held to `DETECTOR_HEAD_TOL` (5e-5, shared with `replay-golden`); everything else
+can meet 1e-5 on them without reproducing the recording machine's kernels bit for bit. These four are
+therefore held to `DETECTOR_HEAD_TOL` (5e-5, shared with `replay-golden`); everything else
 is held to 1e-5.
 """
 
