@@ -9,24 +9,52 @@ from __future__ import annotations
 
 import pickle
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Iterator
 
 import torch
-from safetensors.torch import load_file as _load_safetensors
+from safetensors import safe_open
 
 from ..errors import WeightsError
 
 PICKLE_SUFFIXES = (".pth", ".bin", ".pt", ".ckpt")
 
 
-def load_state_dict_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """Return the tensors stored in `path` (on the CPU), refusing unsafe content."""
+class SafetensorsFile(Mapping):
+    """The tensors of a `.safetensors` file, each read from disk only when it is accessed, so that
+    several large files can be open together without holding their contents in memory."""
+
+    def __init__(self, path: Path):
+        self._path = path
+        self._file = safe_open(str(path), framework="pt", device="cpu")
+        self._keys = list(self._file.keys())
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        if key not in self._keys:
+            raise KeyError(key)
+        try:
+            return self._file.get_tensor(key)
+        except Exception as exc:
+            raise WeightsError(f"Cannot read {key} from {self._path}: {exc}. The file is damaged or incomplete; "
+                               "delete it and download it again.") from exc
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def load_state_dict_file(path: str | Path) -> Mapping[str, torch.Tensor]:
+    """The tensors stored in `path` (on the CPU, read lazily where the format allows), refusing
+    unsafe content."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"Weights file not found: {path}")
     if path.suffix == ".safetensors":
         try:
-            return _load_safetensors(str(path), device="cpu")
+            return SafetensorsFile(path)
         except Exception as exc:  # safetensors raises several unrelated types
             raise WeightsError(
                 f"Cannot read {path}: {exc}. The file is damaged or incomplete; delete it and download it again."
