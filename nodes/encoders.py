@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import comfy.model_management as mm
+
 from personalive_core.errors import InputError
 
 from .common import (
@@ -68,7 +70,8 @@ class EncodeReference:
         reference = single_image(reference, "the reference", "EncodeReference")
         core_models = models.on_device()
         check_interrupt()
-        return (api.encode_reference(core_models, reference, size=size),)
+        # Cached by ComfyUI between runs: keep it off the compute device (the sampler moves it back).
+        return (api.encode_reference(core_models, reference, size=size).to(mm.intermediate_device()),)
 
 
 class MotionEncode:
@@ -102,4 +105,4 @@ class MotionEncode:
         same_count(driving.shape[0], "the driving batch", keypoints.num_frames, "the keypoints", node)
         core_models = models.on_device()
         check_interrupt()
-        return (api.encode_motion(core_models, reference, driving, keypoints),)
+        return (api.encode_motion(core_models, reference, driving, keypoints).to(mm.intermediate_device()),)

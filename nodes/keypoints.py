@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 
+import comfy.model_management as mm
+
 from personalive_core.errors import InputError
 
 from .common import CATEGORY, KEYPOINTS, MODELS, check_interrupt, frames, single_image, size_problem, to_intermediate
@@ -108,7 +110,7 @@ class ExtractLivePortraitKeypoints:
         core_models = models.on_device()
         check_interrupt()
         kps = api.extract_keypoints(core_models, reference, driving, crop_method=crop_method, size=size)
-        return (kps,)
+        return (kps.to(mm.intermediate_device()),)  # cached by ComfyUI: keep it off the compute device
 
 
 class RenderPoseMap:

@@ -86,6 +86,9 @@ class DrivingKeypoints:
     def boxes(self) -> torch.Tensor:
         return torch.cat([c.boxes for c in self.chunks])[: self.num_frames]
 
+    def to(self, device) -> "DrivingKeypoints":
+        return DrivingKeypoints([c.to(device) for c in self.chunks], self.num_frames, self.size, self.crop_method)
+
 
 @torch.no_grad()
 def extract_keypoints(models: PersonaLiveModels, reference: torch.Tensor, driving: torch.Tensor,
@@ -133,6 +136,9 @@ class MotionTokens:
     tokens: torch.Tensor
     reference: torch.Tensor
     num_frames: int
+
+    def to(self, device) -> "MotionTokens":
+        return MotionTokens(self.tokens.to(device), self.reference.to(device), self.num_frames)
 
 
 @torch.no_grad()

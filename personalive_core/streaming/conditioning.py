@@ -33,6 +33,11 @@ class ChunkKeypoints:
     reference_box: torch.Tensor | None  # (1,4) first chunk only: the reference face box
     detections: dict[str, dict] = field(default_factory=dict)  # raw detector outputs, for inspection
 
+    def to(self, device) -> "ChunkKeypoints":
+        move = lambda t: None if t is None else t.to(device)  # noqa: E731
+        detections = {name: {k: v.to(device) for k, v in d.items()} for name, d in self.detections.items()}
+        return ChunkKeypoints(move(self.pose), move(self.driver), move(self.boxes), move(self.reference_box), detections)
+
 
 class KeypointTracker:
     """Runs the LivePortrait detector chunk by chunk, remembering the reference and the first frame."""

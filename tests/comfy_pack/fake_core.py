@@ -58,6 +58,14 @@ class FakeModels:
         return self
 
 
+class _Result(types.SimpleNamespace):
+    """A stand-in core result; `.to(device)` records the move like the real results support it."""
+
+    def to(self, device):
+        self.device = device
+        return self
+
+
 def make_api(calls: list) -> types.ModuleType:
     api = types.ModuleType("personalive_core.api")
     api.LEAD_IN_FRAMES = LEAD_IN_FRAMES
@@ -74,7 +82,7 @@ def make_api(calls: list) -> types.ModuleType:
 
     def extract_keypoints(models, reference, driving, crop_method="keypoints", size=512):
         calls.append(("extract_keypoints", tuple(reference.shape), tuple(driving.shape), crop_method, size))
-        return types.SimpleNamespace(num_frames=driving.shape[0], size=size)
+        return _Result(num_frames=driving.shape[0], size=size)
 
     def render_pose_maps(kps, include_lead_in=True):
         n = kps.num_frames + (LEAD_IN_FRAMES if include_lead_in else 0)
@@ -84,11 +92,11 @@ def make_api(calls: list) -> types.ModuleType:
         calls.append(("encode_reference", tuple(reference.shape), size))
         if reference.shape[0] != 1:
             raise InputError("one reference image")
-        return types.SimpleNamespace(size=size)
+        return _Result(size=size)
 
     def encode_motion(models, reference, driving, kps):
         calls.append(("encode_motion", tuple(driving.shape)))
-        return types.SimpleNamespace(num_frames=driving.shape[0])
+        return _Result(num_frames=driving.shape[0])
 
     def sample(models, ref, pose_maps, motion, seed, include_lead_in=False, on_window=None, should_stop=None):
         calls.append(("sample", tuple(pose_maps.shape), seed, include_lead_in))
