@@ -9,6 +9,13 @@ import torch
 
 from ..golden.compare import StageResult, compare_exact, compare_tensors
 from ..golden.fixture import GoldenCase
+from ..loading import load_models
+from ..models.clip_vae import decode_latents
+from ..models.unet3d import ReferenceAttention
+from ..reference import encode_reference
+from ..streaming.conditioning import KeypointTracker, MotionTracker, pose_maps_for, with_lead_in_motion
+from ..streaming.denoiser import StreamingDenoiser
+from ..streaming.noise import RecordedNoise
 
 STAGE_TOL = 1e-5  # conditioning stages (keypoints, crops, tokens, pose features)
 # The fixture calibrated the detector's head-pose and translation biases to cancel W @ feature, so
@@ -60,8 +67,6 @@ def _detections(rec: Recorder, stage: str, got: dict, want: dict) -> None:
 def _force_state(denoiser, case: GoldenCase, want: dict | None, keyframes: list[dict]) -> None:
     """Put the recorded state after this call into the denoiser, so the next call's stages are fed
     the original's inputs and errors do not compound across calls."""
-    from ..models.unet3d import ReferenceAttention
-
     dtype = denoiser.ref.latents.dtype
     if want is not None:
         denoiser.latents = [t.to(dtype) for t in want["state.latents_pile_after"]]
@@ -76,6 +81,59 @@ def _force_state(denoiser, case: GoldenCase, want: dict | None, keyframes: list[
     denoiser.attention = attention
 
 
+def _compare_keypoints(rec: Recorder, name: str, kps, want: dict, size: int) -> None:
+    """Detector outputs, keypoints, boxes (exact) and pose maps (exact) of one call."""
+    if "first_frame" in kps.detections:
+        _detections(rec, f"{name}.detector(reference)", kps.detections["reference"], want["detector_out"])
+        _detections(rec, f"{name}.detector(frame 0)", kps.detections["first_frame"], want["detector_out#1"])
+        _detections(rec, f"{name}.detector(chunk)", kps.detections["chunk"], want["detector_out#2"])
+        rec.exact(f"{name}.reference box", kps.reference_box, want["boxes#1"])
+    else:
+        _detections(rec, f"{name}.detector(chunk)", kps.detections["chunk"], want["detector_out"])
+    rec.rel(f"{name}.pose keypoints", kps.pose, want["draw_keypoints.in"], STAGE_TOL)
+    rec.rel(f"{name}.driver keypoints", kps.driver, want["get_boxes.in"], STAGE_TOL)
+    rec.exact(f"{name}.boxes", kps.boxes, want["boxes"])
+    if "pose_maps" in want:
+        rec.exact(f"{name}.pose maps", pose_maps_for(kps, size), want["pose_maps"])
+
+
+def _compare_motion_and_pose(rec: Recorder, name: str, faces, tokens, reference_tokens, pose, want: dict) -> None:
+    """Face crops, motion tokens (the first call's include the reference's) and pose features."""
+    if "motion_encoder.in(face_crops)" in want:
+        rec.rel(f"{name}.face crops", faces, want["motion_encoder.in(face_crops)"][0].transpose(0, 1), STAGE_TOL)
+    recorded = want["motion_encoder.out"]
+    if recorded.shape[1] == tokens.shape[1]:
+        rec.rel(f"{name}.motion tokens", tokens, recorded, STAGE_TOL)
+    else:  # first call: recorded [reference, 4 driving]; ours [12 lead-in, 4 driving]
+        rec.rel(f"{name}.motion tokens(reference)", reference_tokens, recorded[:, 0:1], STAGE_TOL)
+        rec.rel(f"{name}.motion tokens", tokens[:, -4:], recorded[:, 1:], STAGE_TOL)
+    rec.rel(f"{name}.pose features", pose, want["pose_guider.out"], STAGE_TOL)
+
+
+def _compare_step(rec: Recorder, name: str, step, denoiser, want: dict, latent_tol: float, keyframe_tol: float) -> None:
+    """UNet inputs and output, the scheduler step, the piles, the motion bank and keyframes."""
+    rec.rel(f"{name}.new chunk (t=999)", step.new_chunk, want["scheduler.add_noise"])
+    if "unet.in.sample" in want:
+        rec.rel(f"{name}.unet.in.sample", step.unet_in, want["unet.in.sample"], latent_tol)
+        rec.rel(f"{name}.unet.in.motion", step.motion_in, want["unet.in.motion_hidden_states"], STAGE_TOL)
+        rec.rel(f"{name}.unet.in.pose", step.pose_in, want["unet.in.pose_cond_fea"], STAGE_TOL)
+    rec.rel(f"{name}.unet.out.noise_pred", step.noise_pred, want["unet.out.noise_pred"], latent_tol)
+    want_prev, want_x0 = want["scheduler.step(prev_sample,pred_original_sample)"]
+    rec.rel(f"{name}.step.prev_sample", step.prev_sample, want_prev, latent_tol)
+    rec.rel(f"{name}.step.pred_original_sample", step.pred_original, want_x0, latent_tol)
+    for i, (got, exp) in enumerate(zip(step.latents_pile_after, want["state.latents_pile_after"])):
+        rec.rel(f"{name}.latents_pile_after[{i}]", got, exp, latent_tol)
+    if step.min_distance is not None:
+        rec.rel(f"{name}.motion-bank min distance", step.min_distance, want["calculate_dis.min_dist(recomputed)"])
+    rec.flag(f"{name}.keyframe decision ({'added' if step.keyframe_added else 'none'})",
+             step.keyframe_added == bool(want["_keyframe_added"]))
+    rec.flag(f"{name}.motion bank size {step.bank_size}", step.bank_size == want["state.motion_bank"].shape[1])
+    rec.rel(f"{name}.motion bank", denoiser.motion_bank, want["state.motion_bank"], STAGE_TOL)
+    if step.keyframe_features is not None and "bank.kv_bank_added(reader)" in want:
+        for block, recorded in want["bank.kv_bank_added(reader)"].items():
+            rec.rel(f"{name}.keyframe features[{block}]", step.keyframe_features[block], recorded, keyframe_tol)
+
+
 @torch.no_grad()
 def replay_case(case_dir: str | Path, weights_dir: str | Path, echo=print, free_running: bool = False) -> Recorder:
     """Run the whole case and compare every recorded stage; returns the recorder (check `.ok`).
@@ -86,13 +144,6 @@ def replay_case(case_dir: str | Path, weights_dir: str | Path, echo=print, free_
     discrete decision are gated, and the latent/UNet errors (which compound) are only reported.
     """
     latent_tol = UNGATED if free_running else MODEL_TOL
-    from ..loading import load_models
-    from ..models.clip_vae import decode_latents
-    from ..reference import encode_reference
-    from ..streaming.conditioning import KeypointTracker, MotionTracker, pose_maps_for, with_lead_in_motion
-    from ..streaming.denoiser import StreamingDenoiser
-    from ..streaming.noise import RecordedNoise
-
     case, rec = GoldenCase(case_dir), Recorder(echo)
     models = load_models(weights_dir, dtype=torch.float32, device="cpu")
     fuse = case.load("fuse_reference")
@@ -123,32 +174,13 @@ def replay_case(case_dir: str | Path, weights_dir: str | Path, echo=print, free_
         if "images_in" in want:
             rec.rel(f"{name}.images_in", frames, want["images_in"], STAGE_TOL)
         kps = keypoints(frames)
-        if c == 0:
-            _detections(rec, f"{name}.detector(reference)", kps.detections["reference"], want["detector_out"])
-            _detections(rec, f"{name}.detector(frame 0)", kps.detections["first_frame"], want["detector_out#1"])
-            _detections(rec, f"{name}.detector(chunk)", kps.detections["chunk"], want["detector_out#2"])
-            rec.exact(f"{name}.reference box", kps.reference_box, want["boxes#1"])
-        else:
-            _detections(rec, f"{name}.detector(chunk)", kps.detections["chunk"], want["detector_out"])
-        rec.rel(f"{name}.pose keypoints", kps.pose, want["draw_keypoints.in"], STAGE_TOL)
-        rec.rel(f"{name}.driver keypoints", kps.driver, want["get_boxes.in"], STAGE_TOL)
-        rec.exact(f"{name}.boxes", kps.boxes, want["boxes"])
-        maps = pose_maps_for(kps, size)
-        if "pose_maps" in want:
-            rec.exact(f"{name}.pose maps", maps, want["pose_maps"])
+        _compare_keypoints(rec, name, kps, want, size)
         faces, tokens = motion(frames, kps)
-        if "motion_encoder.in(face_crops)" in want:
-            rec.rel(f"{name}.face crops", faces, want["motion_encoder.in(face_crops)"][0].transpose(0, 1), STAGE_TOL)
-        pose = models.pose_guider(maps.to(models.dtype)).transpose(0, 1)[None]
-        rec.rel(f"{name}.pose features", pose, want["pose_guider.out"], STAGE_TOL)
-        recorded = want["motion_encoder.out"]
+        pose = models.pose_guider(pose_maps_for(kps, size).to(models.dtype)).transpose(0, 1)[None]
         reference_tokens = motion.reference_tokens
-        if c == 0:
-            rec.rel(f"{name}.motion tokens(reference)", motion.reference_tokens, recorded[:, 0:1], STAGE_TOL)
-            rec.rel(f"{name}.motion tokens", tokens[:, 12:], recorded[:, 1:], STAGE_TOL)
-        else:
-            rec.rel(f"{name}.motion tokens", tokens, recorded, STAGE_TOL)
+        _compare_motion_and_pose(rec, name, faces, tokens, reference_tokens, pose, want)
         if not free_running:  # feed the denoiser the original's conditioning (stage by stage)
+            recorded = want["motion_encoder.out"]
             pose = want["pose_guider.out"]
             tokens = with_lead_in_motion(recorded[:, 0:1], recorded[:, 1:]) if c == 0 else recorded
             reference_tokens = recorded[:, 0:1] if c == 0 else None
@@ -156,27 +188,7 @@ def replay_case(case_dir: str | Path, weights_dir: str | Path, echo=print, free_
             denoiser.prime(pose[:, :, :12], tokens[:, :12], reference_tokens)
             pose, tokens = pose[:, :, 12:], tokens[:, 12:]
         finished, step = denoiser.push(pose, tokens, record=True)
-        rec.rel(f"{name}.new chunk (t=999)", step.new_chunk, want["scheduler.add_noise"])
-        if "unet.in.sample" in want:
-            rec.rel(f"{name}.unet.in.sample", step.unet_in, want["unet.in.sample"], latent_tol)
-            rec.rel(f"{name}.unet.in.motion", step.motion_in, want["unet.in.motion_hidden_states"], STAGE_TOL)
-            rec.rel(f"{name}.unet.in.pose", step.pose_in, want["unet.in.pose_cond_fea"], STAGE_TOL)
-        rec.rel(f"{name}.unet.out.noise_pred", step.noise_pred, want["unet.out.noise_pred"], latent_tol)
-        want_prev, want_x0 = want["scheduler.step(prev_sample,pred_original_sample)"]
-        rec.rel(f"{name}.step.prev_sample", step.prev_sample, want_prev, latent_tol)
-        rec.rel(f"{name}.step.pred_original_sample", step.pred_original, want_x0, latent_tol)
-        for i, (got, exp) in enumerate(zip(step.latents_pile_after, want["state.latents_pile_after"])):
-            rec.rel(f"{name}.latents_pile_after[{i}]", got, exp, latent_tol)
-        if step.min_distance is not None:
-            rec.rel(f"{name}.motion-bank min distance", step.min_distance, want["calculate_dis.min_dist(recomputed)"])
-        rec.flag(f"{name}.keyframe decision ({'added' if step.keyframe_added else 'none'})",
-                 step.keyframe_added == bool(want["_keyframe_added"]))
-        rec.flag(f"{name}.motion bank size {step.bank_size}", step.bank_size == want["state.motion_bank"].shape[1])
-        rec.rel(f"{name}.motion bank", denoiser.motion_bank, want["state.motion_bank"], STAGE_TOL)
-        if step.keyframe_features is not None and "bank.kv_bank_added(reader)" in want:
-            for block, recorded in want["bank.kv_bank_added(reader)"].items():
-                rec.rel(f"{name}.keyframe features[{block}]", step.keyframe_features[block], recorded,
-                        FP16_TOL if not free_running else UNGATED)
+        _compare_step(rec, name, step, denoiser, want, latent_tol, UNGATED if free_running else FP16_TOL)
         decoded = decode_latents(models.vae, finished[0].transpose(0, 1))
         if "vae.decode.out" in want:
             rec.rel(f"{name}.vae.decode.out", decoded, want["vae.decode.out"], latent_tol)
