@@ -20,5 +20,9 @@ echo "[setup] installing requirements"
 if [ "${1:-}" = "--test" ]; then
   # playwright: the Python package only; the browser tests drive the system's Chromium.
   "${PIP[@]}" "pytest>=8" "websocket-client>=1.7" "playwright>=1.40"
+  # The optional face-mesh crops; 0.10.14 ships the legacy face-mesh model and keeps numpy 2.
+  if .venv/bin/python -c "import sys; sys.exit(sys.version_info >= (3, 13))"; then
+    "${PIP[@]}" "mediapipe==0.10.14"
+  fi
 fi
 .venv/bin/python -c "import torch, diffusers, transformers; print(f'[setup] torch {torch.__version__}, diffusers {diffusers.__version__}, transformers {transformers.__version__}')"
