@@ -15,6 +15,7 @@ import pytest
 from . import server
 from . import workflow_check as wc
 from .conftest import TEST_SIZE, unavailable
+from .workflow_check import NODE_IDS
 
 pytestmark = pytest.mark.browser
 
@@ -26,15 +27,6 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-]
-NODE_IDS = [
-    "LoadPersonaLiveModels",
-    "ExtractLivePortraitKeypoints",
-    "RenderPoseMap",
-    "EncodeReference",
-    "MotionEncode",
-    "PersonaLiveSampler4Step",
-    "ChunkedVAEDecode",
 ]
 _seeds = itertools.count(5000)
 

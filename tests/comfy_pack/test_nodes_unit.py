@@ -11,16 +11,8 @@ import pytest
 import torch
 
 from .conftest import REPO
+from .workflow_check import NODE_IDS
 
-NODE_IDS = [
-    "LoadPersonaLiveModels",
-    "ExtractLivePortraitKeypoints",
-    "RenderPoseMap",
-    "EncodeReference",
-    "MotionEncode",
-    "PersonaLiveSampler4Step",
-    "ChunkedVAEDecode",
-]
 
 
 def node(pack, name):

@@ -17,18 +17,10 @@ from personalive_core.comfy_client import PromptRejected
 from . import media, server
 from . import workflow_check as wc
 from .conftest import DRIVING_FRAMES, REPO, TEST_SIZE, api_workflow
+from .workflow_check import NODE_IDS
 
 pytestmark = pytest.mark.server
 
-NODE_IDS = [
-    "LoadPersonaLiveModels",
-    "ExtractLivePortraitKeypoints",
-    "RenderPoseMap",
-    "EncodeReference",
-    "MotionEncode",
-    "PersonaLiveSampler4Step",
-    "ChunkedVAEDecode",
-]
 VIDEO, IMAGE = "personalive_animate_from_video", "personalive_animate_from_image"
 VIDEO_SAMPLER, IMAGE_SAMPLER = "9", "8"
 _seeds = itertools.count(1000)

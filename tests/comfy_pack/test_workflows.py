@@ -33,15 +33,7 @@ def test_two_workflows_video_and_single_image():
     image = [t for t in types.values() if "LoadVideo" not in t and "SaveImage" in t]
     assert video and image
     for t in types.values():
-        assert t <= set(CORE_SCHEMAS) | {
-            "LoadPersonaLiveModels",
-            "ExtractLivePortraitKeypoints",
-            "RenderPoseMap",
-            "EncodeReference",
-            "MotionEncode",
-            "PersonaLiveSampler4Step",
-            "ChunkedVAEDecode",
-        }, "only core nodes and this pack"
+        assert t <= set(CORE_SCHEMAS) | set(wc.NODE_IDS), "only core nodes and this pack"
 
 
 @pytest.mark.parametrize("path", wc.ui_files(), ids=lambda p: p.stem)

@@ -13,6 +13,17 @@ API_WORKFLOWS = WORKFLOWS / "api"
 PRIMITIVES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 UPLOAD_FLAGS = ("image_upload", "video_upload", "audio_upload")
 
+# The pack's node IDs: stable, API workflows reference them.
+NODE_IDS = [
+    "LoadPersonaLiveModels",
+    "ExtractLivePortraitKeypoints",
+    "RenderPoseMap",
+    "EncodeReference",
+    "MotionEncode",
+    "PersonaLiveSampler4Step",
+    "ChunkedVAEDecode",
+]
+
 
 def ui_files() -> list[Path]:
     return sorted(WORKFLOWS.glob("*.json"))
