@@ -1,8 +1,9 @@
 """Offline entry point: a portrait and any number of driving frames -> one output frame per driving frame.
 
 The original streams with a 12-frame delay and drops the last 12 frames unless more input follows;
-here the stream is flushed with three padding chunks (the last driving frame repeated) and trimmed, so
-output frame i is animated by driving frame i. Frames are pulled from the input and handed out as
+here a short last chunk is padded with its last frame, the stream is flushed with three chunks that
+repeat the last frame's conditioning, and the padding is trimmed, so output frame i is animated by
+driving frame i. Frames are pulled from the input and handed out as
 they are produced: memory is bounded by the 16-frame window, not by the video length.
 """
 
