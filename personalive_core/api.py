@@ -102,16 +102,18 @@ def extract_keypoints(models: PersonaLiveModels, reference: torch.Tensor, drivin
     from .models.clip_vae import vae_pixels
 
     device, dtype = models.device, models.dtype
-    kp_input = (vae_pixels(_to_pil(reference[0, ..., :3]), KEYPOINT_INPUT_SIZE) / 2 + 0.5).to(device, dtype)
+    portrait = _to_pil(reference[0, ..., :3])
+    kp_input = (vae_pixels(portrait, KEYPOINT_INPUT_SIZE) / 2 + 0.5).to(device, dtype)
     tracker = KeypointTracker(models.motion_extractor, kp_input, size)
     frames = _driving_frames(driving, size)
     chunks = [tracker(frames[i:i + CHUNK].to(device, dtype)) for i in range(0, frames.shape[0], CHUNK)]
-    if crop_method == "mediapipe":
+    if crop_method == "mediapipe":  # as the original's offline mode: face-mesh boxes, the reference's too
         from .face_mesh import face_mesh_boxes
 
         boxes = face_mesh_boxes(frames)
         for i, chunk in enumerate(chunks):
             chunk.boxes = boxes[i * CHUNK:(i + 1) * CHUNK]
+        chunks[0].reference_box = face_mesh_boxes(vae_pixels(portrait, size))
     return DrivingKeypoints(chunks, driving.shape[0], size, crop_method)
 
 

@@ -59,5 +59,6 @@ def test_mediapipe_crop_method_feeds_the_motion_encoder(tiny_models):
     assert kps.crop_method == "mediapipe" and kps.boxes.shape == (3, 4)
     assert torch.equal(kps.boxes, face_mesh_boxes(torch.stack([square_frame(draw_face(128, yaw=y), 128)
                                                                for y in (0.0, 0.4, 0.8)])))
+    assert kps.chunks[0].reference_box.tolist() == face_mesh_boxes(square_frame(draw_face(128), 128)[None]).tolist()
     motion = api.encode_motion(tiny_models, reference, driving, kps)
     assert motion.tokens.shape[1:] == (32, 16) and torch.isfinite(motion.tokens).all()
