@@ -6,8 +6,7 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SOURCES = [p for p in REPO.rglob("*.py")
-           if ".venv" not in p.parts and "artifacts" not in p.parts and p != Path(__file__).resolve()]
+SOURCES = [p for p in REPO.rglob("*.py") if ".venv" not in p.parts and "artifacts" not in p.parts]
 
 
 def test_core_library_never_imports_comfyui():
@@ -17,7 +16,8 @@ def test_core_library_never_imports_comfyui():
 
 
 def test_every_torch_load_refuses_code():
-    calls = [(p, line) for p in SOURCES for line in p.read_text().splitlines() if "torch.load(" in line]
+    needle = "torch." + "load("  # spelled in two parts so that this line is not a call itself
+    calls = [(p, line) for p in SOURCES for line in p.read_text().splitlines() if needle in line]
     assert calls, "the pattern should find the loader's own call"
     unsafe = [f"{p}: {line.strip()}" for p, line in calls if "weights_only=True" not in line]
     assert not unsafe, unsafe
