@@ -19,9 +19,9 @@ from .errors import InputError, PersonaLiveError
 from .keypoints import LEAD_IN_FRAMES
 from .loading import PersonaLiveModels, load_models
 from .pose_map import render_pose_maps as _render
-from .reference import KEYPOINT_INPUT_SIZE, ReferenceFeatures, encode_reference as _encode_reference
+from .reference import ReferenceFeatures, encode_reference as _encode_reference, keypoint_view
 from .streaming.animate import LatentStream
-from .streaming.conditioning import ChunkKeypoints, KeypointTracker, MotionTracker
+from .streaming.conditioning import ChunkKeypoints, KeypointTracker, MotionTracker, pad_to_chunks, pose_features
 from .streaming.denoiser import CHUNK
 from .streaming.noise import SeededNoise
 from .video_io import square_frame
@@ -64,9 +64,7 @@ def _check_size(size: int) -> None:
 
 def _driving_frames(driving: torch.Tensor, size: int) -> torch.Tensor:
     """(N,H,W,3) [0,1] -> (N,3,S,S) [-1,1], padded by repeating the last frame to a multiple of 4."""
-    frames = torch.stack([square_frame(_to_pil(f[..., :3]), size) for f in driving])
-    missing = (-frames.shape[0]) % CHUNK
-    return torch.cat([frames, frames[-1:].expand(missing, -1, -1, -1)]) if missing else frames
+    return pad_to_chunks(torch.stack([square_frame(_to_pil(f[..., :3]), size) for f in driving]), CHUNK)
 
 
 @dataclass
@@ -103,7 +101,7 @@ def extract_keypoints(models: PersonaLiveModels, reference: torch.Tensor, drivin
 
     device, dtype = models.device, models.dtype
     portrait = _to_pil(reference[0, ..., :3])
-    kp_input = (vae_pixels(portrait, KEYPOINT_INPUT_SIZE) / 2 + 0.5).to(device, dtype)
+    kp_input = keypoint_view(portrait).to(device, dtype)
     tracker = KeypointTracker(models.motion_extractor, kp_input, size)
     frames = _driving_frames(driving, size)
     chunks = [tracker(frames[i:i + CHUNK].to(device, dtype)) for i in range(0, frames.shape[0], CHUNK)]
@@ -168,8 +166,7 @@ def _chunk_conditioning(models, pose_maps, tokens, num_frames):
     for start in range(0, num_frames, CHUNK):
         valid = min(CHUNK, num_frames - start)
         idx = [min(start + i, num_frames - 1) + LEAD_IN_FRAMES for i in range(CHUNK)]
-        maps = pose_maps[idx].permute(0, 3, 1, 2).to(device, dtype)
-        pose = models.pose_guider(maps).transpose(0, 1)[None]
+        pose = pose_features(models.pose_guider, pose_maps[idx].permute(0, 3, 1, 2))
         yield pose, tokens[idx][None].to(device, dtype), valid
 
 
@@ -194,8 +191,7 @@ def sample(models: PersonaLiveModels, reference: ReferenceFeatures, pose_maps: t
     device, dtype = models.device, models.dtype
     reference = reference.to(device)
     stream = LatentStream(models, reference, SeededNoise(seed))
-    lead_maps = pose_maps[:LEAD_IN_FRAMES].permute(0, 3, 1, 2).to(device, dtype)
-    lead_pose = models.pose_guider(lead_maps).transpose(0, 1)[None]
+    lead_pose = pose_features(models.pose_guider, pose_maps[:LEAD_IN_FRAMES].permute(0, 3, 1, 2))
     tokens = motion.tokens
     stream.prime(lead_pose, tokens[None, :LEAD_IN_FRAMES].to(device, dtype), motion.reference[None, None].to(device, dtype))
     total = -(-num_frames // CHUNK) + (3 if include_lead_in else 0)  # outputs: driving chunks (+ lead-in)

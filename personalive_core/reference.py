@@ -49,5 +49,12 @@ def encode_reference(models: PersonaLiveModels, portrait: Image.Image, size: int
     pixels = vae_pixels(portrait, size)
     latents = encode_latents(models.vae, pixels.to(device, dtype))
     features = models.reference_unet.write_features(latents, clip_tokens)
-    kp_input = vae_pixels(portrait, KEYPOINT_INPUT_SIZE) / 2 + 0.5  # (2u-1)/2+0.5 as the original, not u
-    return ReferenceFeatures(pixels[0].to(device, dtype), latents, clip_tokens, kp_input.to(device, dtype), features)
+    return ReferenceFeatures(pixels[0].to(device, dtype), latents, clip_tokens, keypoint_view(portrait).to(device, dtype),
+                             features)
+
+
+def keypoint_view(portrait: Image.Image) -> torch.Tensor:
+    """The keypoint detector's view of the reference: LANCZOS 256x256, (1,3,256,256) in [0,1]."""
+    from .models.clip_vae import vae_pixels
+
+    return vae_pixels(portrait, KEYPOINT_INPUT_SIZE) / 2 + 0.5  # (2u-1)/2+0.5 as the original, not u

@@ -13,7 +13,8 @@ from ..loading import load_models
 from ..models.clip_vae import decode_latents
 from ..models.unet3d import ReferenceAttention
 from ..reference import encode_reference
-from ..streaming.conditioning import KeypointTracker, MotionTracker, pose_maps_for, with_lead_in_motion
+from ..streaming.conditioning import (KeypointTracker, MotionTracker, pose_features, pose_maps_for,
+                                      with_lead_in_motion)
 from ..streaming.denoiser import StreamingDenoiser
 from ..streaming.noise import RecordedNoise
 
@@ -176,7 +177,7 @@ def replay_case(case_dir: str | Path, weights_dir: str | Path, echo=print, free_
         kps = keypoints(frames)
         _compare_keypoints(rec, name, kps, want, size)
         faces, tokens = motion(frames, kps)
-        pose = models.pose_guider(pose_maps_for(kps, size).to(models.dtype)).transpose(0, 1)[None]
+        pose = pose_features(models.pose_guider, pose_maps_for(kps, size))
         reference_tokens = motion.reference_tokens
         _compare_motion_and_pose(rec, name, faces, tokens, reference_tokens, pose, want)
         if not free_running:  # feed the denoiser the original's conditioning (stage by stage)

@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..keypoints import LEAD_IN_FRAMES
 from ..loading import PersonaLiveModels
 from ..reference import ReferenceFeatures
-from .conditioning import KeypointTracker, MotionTracker, pose_maps_for
+from .conditioning import KeypointTracker, MotionTracker, pad_to_chunks, pose_features, pose_maps_for
 from .denoiser import CHUNK, WINDOW_CHUNKS, StreamingDenoiser
 from .noise import NoiseSource
 
@@ -42,11 +42,6 @@ def _chunks(frames: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
             chunk = []
     if chunk:
         yield torch.stack(chunk)
-
-
-def _pad(chunk: torch.Tensor) -> torch.Tensor:
-    missing = CHUNK - chunk.shape[0]
-    return torch.cat([chunk, chunk[-1:].expand(missing, -1, -1, -1)]) if missing else chunk
 
 
 class LatentStream:
@@ -88,7 +83,7 @@ class LatentStream:
 
         def conditioning():
             for chunk in _chunks(frames):
-                pose, tokens, lead_in = conditioner(_pad(chunk))
+                pose, tokens, lead_in = conditioner(pad_to_chunks(chunk, CHUNK))
                 if lead_in is not None:
                     self.prime(*lead_in)
                 yield pose, tokens, chunk.shape[0]
@@ -123,8 +118,7 @@ class FrameConditioner:
         frames = frames.to(device, dtype)
         kps = self.keypoints(frames)
         _, tokens = self.motion(frames, kps)
-        maps = pose_maps_for(kps, self.ref.size).to(dtype)
-        pose = self.models.pose_guider(maps).transpose(0, 1)[None]
+        pose = pose_features(self.models.pose_guider, pose_maps_for(kps, self.ref.size))
         if kps.reference_box is None:
             return pose, tokens, None
         lead_in = (pose[:, :, :LEAD_IN_FRAMES], tokens[:, :LEAD_IN_FRAMES], self.motion.reference_tokens)

@@ -99,3 +99,15 @@ def with_lead_in_motion(reference: torch.Tensor, driving: torch.Tensor) -> torch
 def pose_maps_for(kps: ChunkKeypoints, size: int) -> torch.Tensor:
     """Pose maps (F,3,size,size) in [0,1] for a chunk's pose keypoints."""
     return render_pose_maps(kps.pose, size, size)
+
+
+def pose_features(pose_guider: torch.nn.Module, maps: torch.Tensor) -> torch.Tensor:
+    """PoseGuider features of pose maps (F,3,S,S), laid out as the UNet's pose input (1,C,F,S/8,S/8)."""
+    param = next(pose_guider.parameters())
+    return pose_guider(maps.to(param.device, param.dtype)).transpose(0, 1)[None]
+
+
+def pad_to_chunks(frames: torch.Tensor, chunk: int = 4) -> torch.Tensor:
+    """Frames (N,...) padded by repeating the last one to a multiple of `chunk`."""
+    missing = (-frames.shape[0]) % chunk
+    return torch.cat([frames, frames[-1:].expand(missing, *frames.shape[1:])]) if missing else frames

@@ -63,12 +63,14 @@ class StreamingDenoiser:
 
     def _start_latents(self) -> None:
         """Three lead-in chunks: the reference latents noised to t=0, 333 and 666."""
-        z = self.ref.latents
         frames = CHUNK * (WINDOW_CHUNKS - 1)
+        self.latents = list(self._noised_reference(frames, self.timesteps[:frames]).split(CHUNK, dim=2))
+
+    def _noised_reference(self, frames: int, timesteps: torch.Tensor) -> torch.Tensor:
+        """`frames` copies of the reference latents (1,4,F,h,w) noised to `timesteps` (one noise draw)."""
+        z = self.ref.latents
         copies = z[:, :, None].expand(-1, -1, frames, -1, -1).contiguous()
-        noise = self.noise.draw(tuple(copies.shape), z.dtype, z.device)
-        noisy = self.sched.add_noise(copies, noise, self.timesteps[:frames])
-        self.latents = list(noisy.split(CHUNK, dim=2))
+        return self.sched.add_noise(copies, self.noise.draw(tuple(copies.shape), z.dtype, z.device), timesteps)
 
     def prime(self, lead_in_pose: torch.Tensor, lead_in_motion: torch.Tensor, reference_motion: torch.Tensor) -> None:
         """Conditioning of the 12 lead-in frames: pose features (1,C,12,h,w), motion (1,12,32,16)."""
@@ -87,9 +89,7 @@ class StreamingDenoiser:
         models, z = self.models, self.ref.latents
         self.pose.append(pose)
         self.motion.append(motion)
-        copies = z[:, :, None].expand(-1, -1, CHUNK, -1, -1).contiguous()
-        new_chunk = self.sched.add_noise(copies, self.noise.draw(tuple(copies.shape), z.dtype, z.device),
-                                         self.timesteps[-1:])
+        new_chunk = self._noised_reference(CHUNK, self.timesteps[-1:])
         self.latents.append(new_chunk)
         motion_window = torch.cat(self.motion, dim=1)
         accept, min_distance = False, None
