@@ -1,16 +1,20 @@
-"""Shared pieces of the PersonaLive nodes: type names, the category, input checks, progress glue.
+"""Shared pieces of the PersonaLive nodes: type names, the category, shared widgets, error naming and
+progress glue.
 
-Everything that computes lives in `personalive_core`; this package only adapts it to ComfyUI.
+Everything that computes or checks lives in `personalive_core`; this package only adapts it to ComfyUI.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from contextlib import contextmanager
 
 import comfy.model_management as mm
 import torch
 
-from personalive_core.errors import InputError
+from personalive_core.checks import size_problem
+from personalive_core.errors import PersonaLiveError
 
 log = logging.getLogger("PersonaLive")
 
@@ -23,66 +27,60 @@ REFERENCE = "PERSONALIVE_REFERENCE"
 MOTION = "PERSONALIVE_MOTION"
 
 
-def lead_in_frames() -> int:
-    """Number of lead-in frames the core prepends to the pose maps."""
-    from personalive_core import api
-
-    return int(api.LEAD_IN_FRAMES)
+def models_input(note: str = "") -> tuple:
+    """The `models` socket every computing node takes."""
+    return (MODELS, {"tooltip": f"From LoadPersonaLiveModels{f' ({note})' if note else ''}."})
 
 
-def single_image(image: torch.Tensor, what: str, node: str) -> torch.Tensor:
-    """An IMAGE batch holding exactly one image, as (1, H, W, 3)."""
-    image = rgb(image, what, node)
-    if image.shape[0] != 1:
-        raise InputError(
-            f"{node}: {what} must be one image, but a batch of {image.shape[0]} arrived. "
-            "Pick one with an 'ImageFromBatch' node (batch_index = the frame you want, length = 1)."
-        )
-    return image
+SIZE_INPUT = (
+    "INT",
+    {
+        "default": 512,
+        "min": 64,
+        "max": 2048,
+        "step": 64,
+        "tooltip": "Working resolution in pixels (square), a multiple of 64: the reference is resized to it, "
+        "driving frames are centre-cropped to a square and resized to it. Use the same value in "
+        "ExtractLivePortraitKeypoints and EncodeReference. PersonaLive was trained at 512; other sizes work "
+        "but look worse.",
+    },
+)
 
 
-def frames(images: torch.Tensor, what: str, node: str) -> torch.Tensor:
-    """A non-empty IMAGE batch as (N, H, W, 3)."""
-    images = rgb(images, what, node)
-    if images.shape[0] == 0:
-        raise InputError(
-            f"{node}: {what} is an empty batch (0 frames). Check the node that produced it, e.g. that "
-            "the video loaded and that frame selection (skip/cap) leaves at least one frame."
-        )
-    return images
+class SizeWidget:
+    """Mixin of the nodes with a `size` widget: a bad size is rejected when the prompt is queued."""
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, size=None):
+        if size is None:  # the widget was converted to an input: the core checks it at run time
+            return True
+        return size_problem(size, "size") or True
 
 
-def rgb(images: torch.Tensor, what: str, node: str) -> torch.Tensor:
-    if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise InputError(f"{node}: {what} must be an IMAGE batch (frames, height, width, channels); got {shape}")
-    if images.shape[-1] == 4:  # RGBA from some loaders: drop alpha
-        images = images[..., :3]
-    if images.shape[-1] != 3:
-        raise InputError(f"{node}: {what} must have 3 color channels; got {images.shape[-1]}")
-    return images.float()
+@contextmanager
+def named_errors(node_id: str):
+    """Re-raise the core's errors as the same type with "<node_id>: " in front (ComfyUI shows the message)."""
+    try:
+        yield
+    except PersonaLiveError as exc:
+        if str(exc).startswith(f"{node_id}: "):
+            raise
+        try:
+            named = type(exc)(f"{node_id}: {exc}")
+        except TypeError:  # an error type whose constructor wants more than a message
+            named = PersonaLiveError(f"{node_id}: {exc}")
+        raise named from exc
 
 
-def same_count(n_a: int, what_a: str, n_b: int, what_b: str, node: str) -> None:
-    if n_a != n_b:
-        raise InputError(
-            f"{node}: {what_a} has {n_a} frame(s) but {what_b} has {n_b}. They must come from the same "
-            f"driving frames: connect the same IMAGE batch to both, or trim one with 'ImageFromBatch'."
-        )
+def node_method(method):
+    """Decorate a node's FUNCTION: core errors leave it named after the node (its class name = node ID)."""
 
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        with named_errors(type(self).__name__):
+            return method(self, *args, **kwargs)
 
-def size_problem(value, name: str, low: int = 64, high: int = 2048, multiple: int = 64) -> str | None:
-    """Why a working-size widget is unusable, or None when it is fine. PersonaLive's UNets halve the
-    1/8-scale latent three times, so the working size must be a multiple of 64."""
-    if not isinstance(value, int) or isinstance(value, bool):
-        return f"{name} must be a whole number of pixels; got {value!r}"
-    if value < low or value > high:
-        return f"{name} must be between {low} and {high} pixels; got {value}"
-    if value % multiple:
-        lower = max(low, value - value % multiple)
-        upper = value - value % multiple + multiple
-        return f"{name} must be a multiple of {multiple} (512 as trained); got {value}: use {lower} or {upper}"
-    return None
+    return run
 
 
 def check_interrupt() -> None:

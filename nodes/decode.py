@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import comfy.model_management as mm
 import comfy.utils
-import torch
 
-from personalive_core.errors import InputError
+from personalive_core import api
 
-from .common import CATEGORY, MODELS, check_interrupt, to_intermediate
+from .common import CATEGORY, check_interrupt, models_input, node_method, to_intermediate
 
 
-def latent_frames(latent, node: str) -> torch.Tensor:
-    """The LATENT's samples as (frames, 4, h, w); a 5-D (1, 4, frames, h, w) video latent is accepted too."""
-    samples = latent.get("samples") if isinstance(latent, dict) else None
-    if not isinstance(samples, torch.Tensor):
-        raise InputError(f"{node}: the LATENT has no 'samples' tensor")
-    if samples.ndim == 5 and samples.shape[0] == 1:
+def latent_samples(latent):
+    """The samples of a ComfyUI LATENT; a 5-D video latent (1, 4, frames, h, w) as (frames, 4, h, w)."""
+    samples = latent.get("samples") if isinstance(latent, dict) else latent
+    if getattr(samples, "ndim", 0) == 5 and samples.shape[0] == 1:
         samples = samples[0].movedim(1, 0)
-    if samples.ndim != 4 or samples.shape[1] != 4:
-        raise InputError(
-            f"{node}: expected SD latents shaped (frames, 4, height/8, width/8); got {tuple(samples.shape)}. "
-            "Connect the LATENT of PersonaLiveSampler4Step (or another SD1.x latent)."
-        )
-    if samples.shape[0] == 0:
-        raise InputError(f"{node}: the LATENT holds 0 frames")
     return samples
 
 
@@ -43,7 +33,7 @@ class ChunkedVAEDecode:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "models": (MODELS, {"tooltip": "From LoadPersonaLiveModels (its VAE is used)."}),
+                "models": models_input("its VAE is used"),
                 "latent": ("LATENT", {"tooltip": "From PersonaLiveSampler4Step."}),
                 "chunk_size": (
                     "INT",
@@ -68,22 +58,18 @@ class ChunkedVAEDecode:
             }
         }
 
+    @node_method
     def decode(self, models, latent, chunk_size: int, use_tiny: bool):
-        from personalive_core import api
-
-        node = "ChunkedVAEDecode"
-        samples = latent_frames(latent, node)
-        if chunk_size < 1:
-            raise InputError(f"{node}: chunk_size must be at least 1; got {chunk_size}")
         core_models = models.on_device()
-        total = samples.shape[0]
-        pbar = comfy.utils.ProgressBar(total)
-        decoded = []
-        for start in range(0, total, chunk_size):
+        pbar = comfy.utils.ProgressBar(1)
+
+        def on_chunk(done: int, total: int, _images) -> None:
+            pbar.update_absolute(done, total)
             check_interrupt()
-            chunk = samples[start : start + chunk_size]
-            images = api.decode_latents(core_models, chunk, chunk_size=chunk_size, use_tiny=use_tiny)
-            decoded.append(to_intermediate(images))
-            pbar.update_absolute(min(start + chunk_size, total), total)
+
+        check_interrupt()
+        images = api.decode_latents(
+            core_models, latent_samples(latent), chunk_size=chunk_size, use_tiny=use_tiny, on_chunk=on_chunk
+        )
         mm.soft_empty_cache()
-        return (torch.cat(decoded, dim=0),)
+        return (to_intermediate(images),)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import comfy.model_management as mm
 import comfy.utils
 
+from personalive_core import api
 from personalive_core.errors import InputError, WeightsError
 
 from . import model_folder
-from .common import CATEGORY, MODELS, log
+from .common import CATEGORY, MODELS, log, node_method
 from .managed import PersonaLiveModelBundle
 
 PRECISIONS = ["auto", "fp32", "fp16", "bf16"]
@@ -85,8 +86,6 @@ class LoadPersonaLiveModels:
             return True
         if root is None:
             return model_folder.not_found_message(weights_folder)
-        from personalive_core import api
-
         missing = api.missing_files(root)
         if missing:
             return model_folder.missing_message(root, missing)
@@ -105,9 +104,8 @@ class LoadPersonaLiveModels:
         )
         return repr(stats)
 
+    @node_method
     def load(self, weights_folder: str, precision: str, auto_download: bool):
-        from personalive_core import api
-
         problem = model_folder.name_problem(weights_folder)
         if problem:
             raise InputError(problem)

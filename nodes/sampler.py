@@ -7,19 +7,19 @@ import comfy.model_management as mm
 import comfy.utils
 import latent_preview
 
-from personalive_core.errors import InputError
+from personalive_core import api
+from personalive_core.errors import PersonaLiveError
+from personalive_core.window import CHUNK_FRAMES, chunk_count
 
-from .common import CATEGORY, MODELS, MOTION, REFERENCE, check_interrupt, frames, lead_in_frames, to_intermediate
-
-WINDOW = 4  # frames the denoiser adds per step of the stream
+from .common import CATEGORY, MOTION, REFERENCE, check_interrupt, models_input, node_method, to_intermediate
 
 
 class PersonaLiveSampler4Step:
     DESCRIPTION = (
-        "Generates the animation with PersonaLive's 4-step streaming denoiser, one window of 4 frames at a "
-        "time. Outputs one latent frame per driving frame as a standard LATENT (unscaled SD VAE latents), so "
-        "ChunkedVAEDecode or core VAE Decode can decode it. Shows a progress bar per window; Cancel stops it "
-        "between windows."
+        f"Generates the animation with PersonaLive's 4-step streaming denoiser, one window of {CHUNK_FRAMES} "
+        "frames at a time. Outputs one latent frame per driving frame as a standard LATENT (unscaled SD VAE "
+        "latents), so ChunkedVAEDecode or core VAE Decode can decode it. Shows a progress bar per window; Cancel "
+        "stops it between windows."
     )
     CATEGORY = CATEGORY
     FUNCTION = "sample"
@@ -34,7 +34,7 @@ class PersonaLiveSampler4Step:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "models": (MODELS, {"tooltip": "From LoadPersonaLiveModels."}),
+                "models": models_input(),
                 "reference": (REFERENCE, {"tooltip": "From EncodeReference."}),
                 "pose_maps": ("IMAGE", {"tooltip": "From RenderPoseMap, with include_lead_in on."}),
                 "motion": (MOTION, {"tooltip": "From MotionEncode."}),
@@ -67,30 +67,10 @@ class PersonaLiveSampler4Step:
             }
         }
 
+    @node_method
     def sample(self, models, reference, pose_maps, motion, seed: int, include_lead_in: bool, preview: bool):
-        from personalive_core import api, errors
-
-        node = "PersonaLiveSampler4Step"
-        pose_maps = frames(pose_maps, "pose_maps", node)
-        lead = lead_in_frames()
-        n = int(motion.num_frames)
-        if pose_maps.shape[0] != n + lead:
-            hint = (
-                "the pose maps have no lead-in: turn include_lead_in on in RenderPoseMap"
-                if pose_maps.shape[0] == n
-                else "pose maps and motion must come from the same driving frames"
-            )
-            raise InputError(
-                f"{node}: expected {n + lead} pose maps ({lead} lead-in + {n} driving frames, matching the motion "
-                f"tokens) but got {pose_maps.shape[0]}; {hint}."
-            )
-        height, width = pose_maps.shape[1:3]
-        if height % 8 or width % 8:
-            raise InputError(f"{node}: pose maps are {width}x{height}; both sides must be multiples of 8.")
-
         core_models = models.on_device()
-        windows = max(1, -(-n // WINDOW))
-        pbar = comfy.utils.ProgressBar(windows)
+        pbar = comfy.utils.ProgressBar(max(1, chunk_count(motion.num_frames)))
         latent_format = comfy.latent_formats.SD15()
         previewer = latent_preview.get_previewer(mm.get_torch_device(), latent_format) if preview else None
 
@@ -113,7 +93,7 @@ class PersonaLiveSampler4Step:
                 on_window=on_window,
                 should_stop=mm.processing_interrupted,
             )
-        except errors.PersonaLiveError:
+        except PersonaLiveError:
             if mm.processing_interrupted():
                 check_interrupt()  # the core stopped because we asked: end the run as "interrupted"
             raise

@@ -1,7 +1,9 @@
 """The functions the ComfyUI nodes call: whole IMAGE batches in, whole results out.
 
 Images are ComfyUI IMAGE tensors (B,H,W,3) float in [0,1]. Driving frames are centre-cropped to a
-square and resized to the working size; the reference is stretched as the original does.
+square and resized to the working size; the reference is stretched as the original does. Each step
+is the same code the streaming session runs on a live stream, applied chunk by chunk, so the frames
+equal those of the `animate` command for the same inputs and seed.
 """
 
 from __future__ import annotations
@@ -10,27 +12,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
-from PIL import Image
 
-from .decoding import decode_all, load_tiny_decoder, unscale
-from .errors import InputError, PersonaLiveError
-from .keypoints import LEAD_IN_FRAMES
+from .checks import (check_crop_method, check_image_batch, check_latents, check_pose_maps, check_same_frames,
+                     check_single_image, check_size)
+from .decoding import decode_all, tiny_decoder_for, unscale
+from .errors import PersonaLiveError
+from .frames import image_to_pil, signed_unit, square_pixels
 from .loading import PersonaLiveModels, load_models
+from .models.vae import vae_pixels
 from .pose_map import render_pose_maps as _render
 from .reference import ReferenceFeatures, encode_reference as _encode_reference, keypoint_view
-from .streaming.animate import LatentStream
-from .streaming.conditioning import ChunkKeypoints, KeypointTracker, MotionTracker, pad_to_chunks, pose_features
-from .streaming.denoiser import CHUNK
-from .streaming.noise import SeededNoise
-from .video_io import square_frame
+from .streaming import ChunkConditioning, LeadIn, SeededNoise, StreamSession
+from .streaming.conditioning import pad_to_chunks, split_pose_features
+from .streaming.trackers import ChunkKeypoints, KeypointTracker, MotionTracker
 from .weights.official import OFFICIAL_FILES, OfficialFile
+from .window import CHUNK_FRAMES, LEAD_IN_CHUNKS, LEAD_IN_FRAMES, chunk_count
 
 __all__ = [
     "PersonaLiveModels", "load_models", "missing_files", "DrivingKeypoints", "extract_keypoints", "render_pose_maps",
     "ReferenceFeatures", "encode_reference", "MotionTokens", "encode_motion", "sample", "decode_latents",
-    "Interrupted", "make_tiny_weights",
+    "Interrupted", "make_tiny_weights", "LEAD_IN_FRAMES",
 ]
 
 
@@ -44,130 +46,111 @@ def missing_files(root: str | Path) -> list[OfficialFile]:
     return [f for f in OFFICIAL_FILES if f.find(root) is None]
 
 
-def _to_pil(image: torch.Tensor) -> Image.Image:
-    """One IMAGE (H,W,3) in [0,1] -> PIL RGB (uint8 by rounding)."""
-    array = (image.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
-    return Image.fromarray(np.ascontiguousarray(array))
-
-
-def _check_batch(name: str, images: torch.Tensor) -> None:
-    if images.ndim != 4 or images.shape[-1] not in (3, 4):
-        raise InputError(f"{name} must be an IMAGE batch (frames, height, width, 3); got shape {tuple(images.shape)}")
-    if images.shape[0] == 0:
-        raise InputError(f"{name} is empty: give at least one frame")
-
-
-def _check_size(size: int) -> None:
-    if size % 64 or size < 64:
-        raise InputError(f"The working size must be a multiple of 64 (512 as trained); got {size}")
-
-
-def _driving_frames(driving: torch.Tensor, size: int) -> torch.Tensor:
-    """(N,H,W,3) [0,1] -> (N,3,S,S) [-1,1], padded by repeating the last frame to a multiple of 4."""
-    return pad_to_chunks(torch.stack([square_frame(_to_pil(f[..., :3]), size) for f in driving]), CHUNK)
-
-
 @dataclass
 class DrivingKeypoints:
-    """Keypoints of a driving clip, chunk by chunk (the last chunk padded), with the lead-in in chunk 0."""
+    """Keypoints of a driving clip chunk by chunk (the last chunk padded; the first carries the lead-in),
+    and the driving frames as the pipeline sees them (square, working size, uint8), for MotionEncode."""
 
     chunks: list[ChunkKeypoints]
     num_frames: int
     size: int
-    crop_method: str = "keypoints"
+    crop_method: str
+    frames: torch.Tensor  # (chunks*4, 3, S, S) uint8
 
     def pose(self, include_lead_in: bool = True) -> torch.Tensor:
-        kps = torch.cat([c.pose for c in self.chunks])
-        return kps[: LEAD_IN_FRAMES + self.num_frames] if include_lead_in else kps[LEAD_IN_FRAMES: LEAD_IN_FRAMES + self.num_frames]
+        """Pose keypoints (12+N or N, 21, 3)."""
+        driving = torch.cat([c.pose for c in self.chunks])[: self.num_frames]
+        return torch.cat([self.chunks[0].lead_in_pose, driving]) if include_lead_in else driving
 
     @property
     def boxes(self) -> torch.Tensor:
         return torch.cat([c.boxes for c in self.chunks])[: self.num_frames]
 
     def to(self, device) -> "DrivingKeypoints":
-        return DrivingKeypoints([c.to(device) for c in self.chunks], self.num_frames, self.size, self.crop_method)
+        return DrivingKeypoints([c.to(device) for c in self.chunks], self.num_frames, self.size, self.crop_method,
+                                self.frames.to(device))
 
 
 @torch.no_grad()
 def extract_keypoints(models: PersonaLiveModels, reference: torch.Tensor, driving: torch.Tensor,
                       crop_method: str = "keypoints", size: int = 512) -> DrivingKeypoints:
-    """LivePortrait keypoints of every driving frame and the lead-in from the reference pose."""
-    _check_batch("reference", reference)
-    _check_batch("driving", driving)
-    _check_size(size)
-    if crop_method not in ("keypoints", "mediapipe"):
-        raise InputError(f"crop_method must be 'keypoints' or 'mediapipe', got {crop_method!r}")
-    from .models.clip_vae import vae_pixels
-
+    """LivePortrait keypoints of every driving frame and of the lead-in from the reference pose."""
+    reference = check_single_image(reference, "the reference")
+    driving = check_image_batch(driving, "the driving batch")
+    check_size(size)
+    check_crop_method(crop_method)
     device, dtype = models.device, models.dtype
-    portrait = _to_pil(reference[0, ..., :3])
-    kp_input = keypoint_view(portrait).to(device, dtype)
-    tracker = KeypointTracker(models.motion_extractor, kp_input, size)
-    frames = _driving_frames(driving, size)
-    chunks = [tracker(frames[i:i + CHUNK].to(device, dtype)) for i in range(0, frames.shape[0], CHUNK)]
+    portrait = image_to_pil(reference[0])
+    tracker = KeypointTracker(models.motion_extractor, keypoint_view(portrait).to(device, dtype), size)
+    pixels = pad_to_chunks(torch.stack([square_pixels(image_to_pil(f), size) for f in driving]))
+    chunks = [tracker(signed_unit(pixels[i:i + CHUNK_FRAMES]).to(device, dtype))
+              for i in range(0, pixels.shape[0], CHUNK_FRAMES)]
     if crop_method == "mediapipe":  # as the original's offline mode: face-mesh boxes, the reference's too
         from .face_mesh import face_mesh_boxes
 
-        boxes = face_mesh_boxes(frames)
+        chunks[0].reference_box = face_mesh_boxes(vae_pixels(portrait, size), what="the reference portrait")
+        boxes = face_mesh_boxes(signed_unit(pixels))
         for i, chunk in enumerate(chunks):
-            chunk.boxes = boxes[i * CHUNK:(i + 1) * CHUNK]
-        chunks[0].reference_box = face_mesh_boxes(vae_pixels(portrait, size))
-    return DrivingKeypoints(chunks, driving.shape[0], size, crop_method)
+            chunk.boxes = boxes[i * CHUNK_FRAMES:(i + 1) * CHUNK_FRAMES]
+    return DrivingKeypoints(chunks, driving.shape[0], size, crop_method, pixels)
 
 
 def render_pose_maps(kps: DrivingKeypoints, include_lead_in: bool = True) -> torch.Tensor:
     """Pose maps as an IMAGE batch (12+N or N, S, S, 3) in [0,1]."""
-    pose = kps.pose(include_lead_in).float()
-    return _render(pose, kps.size, kps.size).permute(0, 2, 3, 1).cpu()
+    return _render(kps.pose(include_lead_in).float(), kps.size, kps.size).permute(0, 2, 3, 1).cpu()
 
 
 @torch.no_grad()
 def encode_reference(models: PersonaLiveModels, reference: torch.Tensor, size: int = 512) -> ReferenceFeatures:
     """CLIP embedding, VAE latents and reference-UNet features of the first reference image."""
-    _check_batch("reference", reference)
-    _check_size(size)
-    return _encode_reference(models, _to_pil(reference[0, ..., :3]), size)
+    reference = check_single_image(reference, "the reference")
+    check_size(size)
+    return _encode_reference(models, image_to_pil(reference[0]), size)
 
 
 @dataclass
 class MotionTokens:
-    """Motion tokens (12 lead-in + padded driving frames, 32, 16) and the reference's (1,32,16)."""
+    """Motion tokens of the driving frames (chunks*4, 32, 16; the last chunk padded), of the lead-in
+    (12, 32, 16) and of the reference (1, 32, 16)."""
 
     tokens: torch.Tensor
+    lead_in: torch.Tensor
     reference: torch.Tensor
     num_frames: int
 
     def to(self, device) -> "MotionTokens":
-        return MotionTokens(self.tokens.to(device), self.reference.to(device), self.num_frames)
+        return MotionTokens(self.tokens.to(device), self.lead_in.to(device), self.reference.to(device), self.num_frames)
 
 
 @torch.no_grad()
 def encode_motion(models: PersonaLiveModels, reference: torch.Tensor, driving: torch.Tensor,
                   kps: DrivingKeypoints) -> MotionTokens:
     """Motion tokens of every driving frame from its face crop (the boxes in `kps`)."""
-    _check_batch("reference", reference)
-    _check_batch("driving", driving)
-    if driving.shape[0] != kps.num_frames:
-        raise InputError(f"The driving batch has {driving.shape[0]} frames but the keypoints were extracted from "
-                         f"{kps.num_frames}; connect the same driving images to both nodes.")
-    from .models.clip_vae import vae_pixels
-
+    reference = check_single_image(reference, "the reference")
+    driving = check_image_batch(driving, "the driving batch")
+    check_same_frames(driving.shape[0], "the driving batch", kps.num_frames, "the keypoints")
     device, dtype = models.device, models.dtype
-    ref_image = vae_pixels(_to_pil(reference[0, ..., :3]), kps.size)[0].to(device, dtype)
+    ref_image = vae_pixels(image_to_pil(reference[0]), kps.size)[0].to(device, dtype)
     tracker = MotionTracker(models.motion_encoder, ref_image)
-    frames = _driving_frames(driving, kps.size)
-    tokens = [tracker(frames[i * CHUNK:(i + 1) * CHUNK].to(device, dtype), c)[1] for i, c in enumerate(kps.chunks)]
-    return MotionTokens(torch.cat(tokens, dim=1)[0], tracker.reference_tokens[0], kps.num_frames)
+    chunks = [tracker(signed_unit(kps.frames[i * CHUNK_FRAMES:(i + 1) * CHUNK_FRAMES]).to(device, dtype), c.to(device))
+              for i, c in enumerate(kps.chunks)]
+    first = chunks[0]
+    return MotionTokens(torch.cat([c.tokens for c in chunks], dim=1)[0], first.lead_in[0], first.reference[0],
+                        kps.num_frames)
 
 
-def _chunk_conditioning(models, pose_maps, tokens, num_frames):
-    """Yield (pose features, tokens, valid) per chunk; the last chunk padded by repeating its last frame."""
-    dtype, device = models.dtype, models.device
-    for start in range(0, num_frames, CHUNK):
-        valid = min(CHUNK, num_frames - start)
-        idx = [min(start + i, num_frames - 1) + LEAD_IN_FRAMES for i in range(CHUNK)]
-        pose = pose_features(models.pose_guider, pose_maps[idx].permute(0, 3, 1, 2))
-        yield pose, tokens[idx][None].to(device, dtype), valid
+def _conditioning(models, pose_maps: torch.Tensor, motion: MotionTokens, num_frames: int):
+    """(lead-in or None, chunk conditioning) per chunk of pose maps (F,S,S,3) and motion tokens."""
+    device, dtype = models.device, models.dtype
+    maps = pose_maps.permute(0, 3, 1, 2)
+    lead_in_maps, driving_maps = maps[:LEAD_IN_FRAMES], pad_to_chunks(maps[LEAD_IN_FRAMES:])
+    for i in range(chunk_count(num_frames)):
+        window = slice(i * CHUNK_FRAMES, (i + 1) * CHUNK_FRAMES)
+        lead_pose, pose = split_pose_features(models.pose_guider, driving_maps[window], lead_in_maps if i == 0 else None)
+        lead_in = None if lead_pose is None else LeadIn(
+            lead_pose, motion.lead_in[None].to(device, dtype), motion.reference[None].to(device, dtype))
+        frames = min(CHUNK_FRAMES, num_frames - i * CHUNK_FRAMES)
+        yield lead_in, ChunkConditioning(pose, motion.tokens[None, window].to(device, dtype), frames)
 
 
 @torch.no_grad()
@@ -177,43 +160,36 @@ def sample(models: PersonaLiveModels, reference: ReferenceFeatures, pose_maps: t
            should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
     """Latents (F,4,S/8,S/8), raw VAE scale (ComfyUI's LATENT convention), one per driving frame
     (plus the 12 lead-in frames first with `include_lead_in`)."""
-    _check_batch("pose_maps", pose_maps)
-    num_frames = pose_maps.shape[0] - LEAD_IN_FRAMES
-    if num_frames != motion.num_frames:
-        raise InputError(
-            f"Frame counts differ: {pose_maps.shape[0]} pose maps (12 lead-in + {num_frames} driving) but motion "
-            f"tokens for {motion.num_frames} driving frames. Render the pose maps with the lead-in included, "
-            "from the same keypoints as the motion tokens."
-        )
-    if pose_maps.shape[1:3] != (reference.size, reference.size):
-        raise InputError(f"Pose maps are {pose_maps.shape[2]}x{pose_maps.shape[1]} but the reference was encoded at "
-                         f"{reference.size}x{reference.size}; use the same size in both nodes.")
-    device, dtype = models.device, models.dtype
-    reference = reference.to(device)
-    stream = LatentStream(models, reference, SeededNoise(seed))
-    lead_pose = pose_features(models.pose_guider, pose_maps[:LEAD_IN_FRAMES].permute(0, 3, 1, 2))
-    tokens = motion.tokens
-    stream.prime(lead_pose, tokens[None, :LEAD_IN_FRAMES].to(device, dtype), motion.reference[None, None].to(device, dtype))
-    total = -(-num_frames // CHUNK) + (3 if include_lead_in else 0)  # outputs: driving chunks (+ lead-in)
-    out = []
-    conditioning = _chunk_conditioning(models, pose_maps, tokens, num_frames)
-    for chunk in stream.run_conditioning(conditioning, include_lead_in):
-        latents = unscale(chunk.latents.float()).cpu()
-        out.append(latents)
-        if on_window:
-            on_window(len(out), total, latents)
-        if should_stop and should_stop():
-            raise Interrupted("Sampling was interrupted; the frames finished so far were discarded.")
+    pose_maps = check_pose_maps(pose_maps, motion.num_frames, reference.size)
+    num_frames = motion.num_frames
+    session = StreamSession(models, reference.to(models.device), SeededNoise(seed), include_lead_in=include_lead_in)
+    total = chunk_count(num_frames) + (LEAD_IN_CHUNKS if include_lead_in else 0)  # output chunks
+    out: list[torch.Tensor] = []
+
+    def collect(finished) -> None:
+        for chunk in finished:
+            out.append(unscale(chunk.latents.float()).cpu())
+            if on_window:
+                on_window(len(out), total, out[-1])
+            if should_stop and should_stop():
+                raise Interrupted("Sampling was interrupted; the frames finished so far were discarded.")
+
+    for lead_in, chunk in _conditioning(models, pose_maps, motion, num_frames):
+        if lead_in is not None:
+            session.start(lead_in)
+        collect(session.push(chunk))
+    collect(session.finish())
     return torch.cat(out)
 
 
-def decode_latents(models: PersonaLiveModels, latents: torch.Tensor, chunk_size: int = 8,
-                   use_tiny: bool = False) -> torch.Tensor:
-    """IMAGE batch (F,H,W,3) in [0,1] from raw latents, decoding `chunk_size` frames at a time."""
-    if latents.ndim != 4 or latents.shape[0] == 0:
-        raise InputError(f"Expected latents (frames, 4, h, w) with at least one frame; got {tuple(latents.shape)}")
-    vae = load_tiny_decoder(models.root, models.dtype, models.device) if use_tiny else models.vae
-    return decode_all(vae, latents, chunk_size)
+def decode_latents(models: PersonaLiveModels, latents: torch.Tensor, chunk_size: int = 8, use_tiny: bool = False,
+                   *, on_chunk: Callable[[int, int, torch.Tensor], None] | None = None) -> torch.Tensor:
+    """IMAGE batch (F,H,W,3) in [0,1] from raw latents, decoding `chunk_size` frames at a time;
+    `on_chunk(frames_done, frames_total, images)` after each chunk. The tiny autoencoder (`use_tiny`)
+    is read once per models object."""
+    latents = check_latents(latents)
+    vae = tiny_decoder_for(models) if use_tiny else models.vae
+    return decode_all(vae, latents, chunk_size, on_chunk=on_chunk)
 
 
 def make_tiny_weights(out_dir: str | Path) -> Path:

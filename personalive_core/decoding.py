@@ -6,16 +6,17 @@ multiplied by 1/0.18215 (a multiplication by the fp32 constant, as the original 
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
 
-from .errors import WeightsError
+from .errors import InputError, WeightsError
+from .models.vae import LATENT_SCALE
 
-LATENT_SCALE = 0.18215
-INV_LATENT_SCALE = 1 / 0.18215
+INV_LATENT_SCALE = 1 / LATENT_SCALE
 TINY_DECODER_DIR = "taesd"  # optional: ROOT/taesd/{config.json, diffusion_pytorch_model.safetensors} (madebyollin/taesd)
 
 
@@ -36,7 +37,7 @@ def decode_chunks(vae: nn.Module, latents: torch.Tensor, chunk_size: int = 8) ->
     Works with `AutoencoderKL` and `AutoencoderTiny` (which expects UNet-space latents).
     """
     if chunk_size < 1:
-        raise ValueError("chunk_size must be at least 1")
+        raise InputError(f"chunk_size must be at least 1; got {chunk_size}")
     param = next(vae.parameters())
     tiny = type(vae).__name__ == "AutoencoderTiny"
     for start in range(0, latents.shape[0], chunk_size):
@@ -45,9 +46,18 @@ def decode_chunks(vae: nn.Module, latents: torch.Tensor, chunk_size: int = 8) ->
         yield (images.float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).cpu()
 
 
-def decode_all(vae: nn.Module, latents: torch.Tensor, chunk_size: int = 8) -> torch.Tensor:
-    """All frames (F,H,W,3) in [0,1]; peak decoder memory is that of `chunk_size` frames."""
-    return torch.cat(list(decode_chunks(vae, latents, chunk_size)))
+def decode_all(vae: nn.Module, latents: torch.Tensor, chunk_size: int = 8,
+               on_chunk: Callable[[int, int, torch.Tensor], None] | None = None) -> torch.Tensor:
+    """All frames (F,H,W,3) in [0,1]; peak decoder memory is that of `chunk_size` frames.
+
+    `on_chunk(frames_done, frames_total, images)` runs after every chunk (progress, cancelling)."""
+    frames, done = [], 0
+    for images in decode_chunks(vae, latents, chunk_size):
+        frames.append(images)
+        done += images.shape[0]
+        if on_chunk is not None:
+            on_chunk(done, latents.shape[0], images)
+    return torch.cat(frames)
 
 
 def load_tiny_decoder(root: str | Path, dtype=torch.float32, device="cpu") -> nn.Module:
@@ -68,3 +78,17 @@ def load_tiny_decoder(root: str | Path, dtype=torch.float32, device="cpu") -> nn
         model = AutoencoderTiny.from_config(config)
     load_into(model.to(dtype), [(weights[0].name, load_state_dict_file(weights[0]))], model="taesd")
     return model.to(device).eval()
+
+
+_TINY_DECODERS: dict[int, nn.Module] = {}  # id(models) -> its tiny autoencoder, dropped with the models
+
+
+def tiny_decoder_for(models) -> nn.Module:
+    """The tiny autoencoder of `models.root`, read once per models object, on the models' device."""
+    key = id(models)
+    decoder = _TINY_DECODERS.get(key)
+    if decoder is None:
+        decoder = load_tiny_decoder(models.root, models.dtype, models.device)
+        _TINY_DECODERS[key] = decoder
+        weakref.finalize(models, _TINY_DECODERS.pop, key, None)
+    return decoder.to(models.device)

@@ -11,9 +11,10 @@ import math
 
 import torch
 
+from .models.motion_extractor import NUM_BINS
+from .window import LEAD_IN_FRAMES
+
 NUM_KP = 21
-NUM_BINS = 66
-LEAD_IN_FRAMES = 12  # frames that move from the reference pose to the first driving pose
 DetectorOutput = dict[str, torch.Tensor]
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .models.catalog import NETWORKS
+from .models.loader import check_fits, load_network
 from .weights import LoadReport, locate
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -41,8 +43,8 @@ class PersonaLiveModels:
     reports: list[LoadReport] = field(default_factory=list)
 
     def modules(self) -> dict[str, nn.Module]:
-        names = ("image_encoder", "vae", "reference_unet", "denoising_unet", "pose_guider", "motion_encoder", "motion_extractor")
-        return {n: getattr(self, n) for n in names}
+        """The networks by name, in catalog order."""
+        return {name: getattr(self, name) for name in NETWORKS}
 
     @property
     def device(self) -> torch.device:
@@ -58,29 +60,15 @@ class PersonaLiveModels:
 
 
 def load_models(root: str | Path, dtype: str | torch.dtype = "auto", device: str | torch.device = "cpu") -> PersonaLiveModels:
-    """Load every network from the official layout under `root` (see `weights.official`).
+    """Load every network of `models.catalog` from the official layout under `root` (see `weights.official`).
 
-    Raises `WeightsError` naming each missing file and where to download it, or listing the keys of
-    a file that does not fit its model.
+    Raises `WeightsError` naming each missing file and where to download it, listing the keys of a
+    file that does not fit its model, or naming two files that do not fit together.
     """
-    from .models.clip_vae import load_image_encoder, load_vae
-    from .models.motion_encoder import load_motion_encoder
-    from .models.motion_extractor import load_motion_extractor
-    from .models.pose_guider import load_pose_guider
-    from .models.reference_unet import load_reference_unet
-    from .models.unet3d import load_denoising_unet
-
     root = Path(root).expanduser()
-    paths = locate(root)  # fail early, naming every missing file
+    locate(root)  # fail early, naming every missing file
     dtype = resolve_dtype(dtype, device)
-    image_encoder, r1 = load_image_encoder(root, dtype, device)
-    vae, r2 = load_vae(root, dtype, device)
-    reference_unet, r3 = load_reference_unet(root, dtype, device)
-    denoising_unet, r4 = load_denoising_unet(root, dtype, device)
-    pose_guider, r5 = load_pose_guider(paths["pose_guider"], dtype, device)
-    motion_encoder, r6 = load_motion_encoder(paths["motion_encoder"], dtype, device)
-    motion_extractor, r7 = load_motion_extractor(paths["motion_extractor"], dtype, device)
-    return PersonaLiveModels(
-        image_encoder, vae, reference_unet, denoising_unet, pose_guider, motion_encoder, motion_extractor,
-        dtype=dtype, root=root, reports=[r1, r2, r3, r4, r5, r6, r7],
-    )
+    check_fits(root)  # fail early, before the large networks are read
+    loaded = {name: load_network(name, root, dtype, device) for name in NETWORKS}
+    return PersonaLiveModels(**{name: model for name, (model, _) in loaded.items()},
+                             dtype=dtype, root=root, reports=[report for _, report in loaded.values()])

@@ -42,7 +42,8 @@ class ReferenceFeatures:
 @torch.no_grad()
 def encode_reference(models: PersonaLiveModels, portrait: Image.Image, size: int = 512) -> ReferenceFeatures:
     """Encode a PIL portrait as the original does (stretched, not cropped, to `size` for the VAE)."""
-    from .models.clip_vae import clip_pixel_values, encode_clip, encode_latents, vae_pixels
+    from .models.image_encoder import clip_pixel_values, encode_clip
+    from .models.vae import encode_latents, vae_pixels
 
     device, dtype = models.device, models.dtype
     clip_tokens = encode_clip(models.image_encoder, clip_pixel_values(portrait).to(device, dtype))
@@ -55,6 +56,6 @@ def encode_reference(models: PersonaLiveModels, portrait: Image.Image, size: int
 
 def keypoint_view(portrait: Image.Image) -> torch.Tensor:
     """The keypoint detector's view of the reference: LANCZOS 256x256, (1,3,256,256) in [0,1]."""
-    from .models.clip_vae import vae_pixels
+    from .models.vae import vae_pixels
 
     return vae_pixels(portrait, KEYPOINT_INPUT_SIZE) / 2 + 0.5  # (2u-1)/2+0.5 as the original, not u

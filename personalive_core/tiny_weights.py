@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from .models.catalog import NETWORKS
 from .weights.official import BY_KEY
 
 FORMAT = "tiny-random-v1"
@@ -69,6 +70,8 @@ CLIP_CONFIG = {
     "patch_size": 14,
     "projection_dim": CONTEXT_DIM,
 }
+CONFIGS = {"base_unet_config": UNET_CONFIG, "vae_config": VAE_CONFIG, "image_encoder_config": CLIP_CONFIG}
+STORED_IN_FP16 = ("motion_encoder", "motion_extractor")  # written at full size: halved on disk
 # A centred face-like layout (x, y) for the seven keypoints the pose maps draw.
 FACE_LAYOUT = {1: (-0.15, -0.12), 2: (0.15, -0.12), 3: (-0.06, 0.0), 4: (0.06, 0.0),
                12: (0.0, 0.08), 15: (-0.1, 0.2), 20: (0.1, 0.2)}
@@ -103,37 +106,43 @@ def _fresh(name: str, like: torch.Tensor) -> torch.Tensor:
     return torch.randn_like(like) * 0.02
 
 
+def _unet_files(base: dict[str, torch.Tensor], unet_config: dict) -> dict[str, dict[str, torch.Tensor]]:
+    """The PersonaLive UNet files: the base weights where a key exists in the base, fresh values elsewhere.
+
+    What the loader computes itself (the harmless missing keys) is left out; the temporal modules go
+    to temporal_module.pth, the rest of the denoising UNet to denoising_unet.pth.
+    """
+    reference = NETWORKS["reference_unet"].empty(unet_config).state_dict()
+    denoising = NETWORKS["denoising_unet"]
+    state = {name: base[name] if name in base else _fresh(name, tensor)
+             for name, tensor in denoising.empty(unet_config).to_empty(device="cpu").state_dict().items()
+             if not denoising.harmless_missing(name)}
+    return {
+        "reference_unet": {k: v for k, v in base.items() if k in reference},
+        "denoising_unet": {k: v for k, v in state.items() if "temporal_modules" not in k},
+        "temporal_module": {k: v for k, v in state.items() if "temporal_modules" in k},
+    }
+
+
 def write_tiny_weights(out_dir: str | Path, seed: int = 0) -> Path:
     """Write every official file (as .safetensors) with tiny random weights under `out_dir`."""
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
-
-    from .models.motion_encoder import MotionEncoder
-    from .models.motion_extractor import MotionExtractor
-    from .models.pose_guider import PoseGuider
-    from .models.unet3d import build_denoising_unet
+    from diffusers import UNet2DConditionModel
 
     out = Path(out_dir)
     torch.manual_seed(seed)
-    path = lambda key: out / BY_KEY[key].relpath  # noqa: E731
-    _write_json(UNET_CONFIG, path("base_unet_config"))
-    _write_json(VAE_CONFIG, path("vae_config"))
-    _write_json(CLIP_CONFIG, path("image_encoder_config"))
-    base = UNet2DConditionModel.from_config(UNET_CONFIG).state_dict()
-    _save(base, path("base_unet"))
-    _save({k: v for k, v in base.items() if not k.startswith(("conv_norm_out.", "conv_out."))}, path("reference_unet"))
-    denoising = build_denoising_unet(UNET_CONFIG).to_empty(device="cpu")
-    state = {name: base[name] if name in base else _fresh(name, tensor)
-             for name, tensor in denoising.state_dict().items() if not name.endswith("pos_encoder.pe")}
-    _save({k: v for k, v in state.items() if "temporal_modules" not in k}, path("denoising_unet"))
-    _save({k: v for k, v in state.items() if "temporal_modules" in k}, path("temporal_module"))
-    _save(PoseGuider(out_channels=UNET_WIDTHS[0]).state_dict(), path("pose_guider"))
-    _save(MotionEncoder().state_dict(), path("motion_encoder"), torch.float16)
-    extractor = MotionExtractor(num_kp=21).state_dict()
-    _condition_detector(extractor)
-    _save(extractor, path("motion_extractor"), torch.float16)
-    _save(AutoencoderKL.from_config(VAE_CONFIG).state_dict(), path("vae"))
-    _save(CLIPVisionModelWithProjection(CLIPVisionConfig(**CLIP_CONFIG)).state_dict(), path("image_encoder"))
+    configs = {spec.config: CONFIGS[spec.config] for spec in NETWORKS.values() if spec.config}
+    for key, config in configs.items():
+        _write_json(config, out / BY_KEY[key].relpath)
+    # Values are drawn in this order (a different order changes every file).
+    base = UNet2DConditionModel.from_config(CONFIGS["base_unet_config"]).state_dict()
+    files = {"base_unet": base, **_unet_files(base, CONFIGS["base_unet_config"])}
+    for name in ("pose_guider", "motion_encoder", "motion_extractor", "vae", "image_encoder"):
+        spec = NETWORKS[name]
+        (key,) = spec.files
+        files[key] = spec.build(configs.get(spec.config)).state_dict()  # random values, on the CPU
+    _condition_detector(files["motion_extractor"])
+    for key, state in files.items():
+        _save(state, out / BY_KEY[key].relpath, torch.float16 if key in STORED_IN_FP16 else torch.float32)
     (out / ".tiny-random-weights").write_text(FORMAT)
     return out
 

@@ -1,322 +1,234 @@
-"""Write the shipped workflows from one description: UI format (workflows/*.json, what ComfyUI's
-template browser and drag-and-drop load) and API format (workflows/api/*.json, for POST /prompt and
-`python -m personalive_core queue`).
+"""Write the shipped workflows: UI format (workflows/*.json, what ComfyUI's template browser and
+drag-and-drop load) and API format (workflows/api/*.json, for POST /prompt and `python -m
+personalive_core queue`).
 
     python scripts/build_workflows.py          # rewrite both folders
     python scripts/build_workflows.py --check  # exit 1 if the files differ from what this would write
 
+The graphs below only say which node feeds which input, where each node sits, its title and the few
+widget values a template sets. Everything else (the order, type and default of every widget, every
+socket and its type) is read from the nodes' own schemas:
+- this pack's nodes: their classes' `INPUT_TYPES()`, `RETURN_TYPES` and `RETURN_NAMES`, with the pack
+  imported the way ComfyUI imports it, against the fake ComfyUI modules of tests/comfy_pack/fakes.py;
+- ComfyUI's core nodes (LoadImage, LoadVideo, GetVideoComponents, CreateVideo, SaveVideo, SaveImage),
+  which cannot be imported without ComfyUI: the /object_info entries recorded from ComfyUI 0.3.75 in
+  tests/comfy_pack/data/core_object_info.json (test_server_comfyui.py checks them against a live server).
+Node ids are given in the order nodes are added, link ids in the order of the inputs they feed.
 tests/comfy_pack/test_workflows.py checks independently that every UI/API pair describes the same graph.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
+import tempfile
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parents[1]
 UI_DIR = REPO / "workflows"
 API_DIR = UI_DIR / "api"
+CORE_SCHEMAS = REPO / "tests" / "comfy_pack" / "data" / "core_object_info.json"
 
 REFERENCE_FILE = "personalive_reference.png"
 DRIVING_VIDEO_FILE = "personalive_driving.mp4"
 DRIVING_IMAGE_FILE = "personalive_driving.png"
 
-# Output sockets (name, type) of every node type used, in slot order.
-OUTPUTS = {
-    "LoadPersonaLiveModels": [("models", "PERSONALIVE_MODELS")],
-    "ExtractLivePortraitKeypoints": [("keypoints", "PERSONALIVE_KEYPOINTS")],
-    "RenderPoseMap": [("pose_maps", "IMAGE")],
-    "EncodeReference": [("reference", "PERSONALIVE_REFERENCE")],
-    "MotionEncode": [("motion", "PERSONALIVE_MOTION")],
-    "PersonaLiveSampler4Step": [("latent", "LATENT")],
-    "ChunkedVAEDecode": [("images", "IMAGE")],
-    "LoadImage": [("IMAGE", "IMAGE"), ("MASK", "MASK")],
-    "LoadVideo": [("VIDEO", "VIDEO")],
-    "GetVideoComponents": [("images", "IMAGE"), ("audio", "AUDIO"), ("fps", "FLOAT")],
-    "CreateVideo": [("VIDEO", "VIDEO")],
-    "SaveVideo": [],
-    "SaveImage": [],
-}
-# Linkable inputs (name, type) in the order the node declares them; optional ones marked.
-LINK_INPUTS = {
-    "ExtractLivePortraitKeypoints": [("models", "PERSONALIVE_MODELS"), ("reference", "IMAGE"), ("driving", "IMAGE")],
-    "RenderPoseMap": [("keypoints", "PERSONALIVE_KEYPOINTS")],
-    "EncodeReference": [("models", "PERSONALIVE_MODELS"), ("reference", "IMAGE")],
-    "MotionEncode": [
-        ("models", "PERSONALIVE_MODELS"),
-        ("reference", "IMAGE"),
-        ("driving", "IMAGE"),
-        ("keypoints", "PERSONALIVE_KEYPOINTS"),
-    ],
-    "PersonaLiveSampler4Step": [
-        ("models", "PERSONALIVE_MODELS"),
-        ("reference", "PERSONALIVE_REFERENCE"),
-        ("pose_maps", "IMAGE"),
-        ("motion", "PERSONALIVE_MOTION"),
-    ],
-    "ChunkedVAEDecode": [("models", "PERSONALIVE_MODELS"), ("latent", "LATENT")],
-    "GetVideoComponents": [("video", "VIDEO")],
-    "CreateVideo": [("images", "IMAGE"), ("audio?", "AUDIO")],
-    "SaveVideo": [("video", "VIDEO")],
-    "SaveImage": [("images", "IMAGE")],
-}
-# Widget inputs in widgets_values order. "+control" is the frontend's extra control_after_generate
-# value after a seed; "+upload" the value of an upload button; neither is a node input.
-WIDGETS = {
-    "LoadPersonaLiveModels": ["weights_folder", "precision", "auto_download"],
-    "ExtractLivePortraitKeypoints": ["crop_method", "size"],
-    "RenderPoseMap": ["include_lead_in"],
-    "EncodeReference": ["size"],
-    "MotionEncode": [],
-    "PersonaLiveSampler4Step": ["seed", "+control", "include_lead_in", "preview"],
-    "ChunkedVAEDecode": ["chunk_size", "use_tiny"],
-    "LoadImage": ["image", "+upload"],
-    "LoadVideo": ["file", "+upload"],
-    "GetVideoComponents": [],
-    "CreateVideo": ["fps"],
-    "SaveVideo": ["filename_prefix", "format", "codec"],
-    "SaveImage": ["filename_prefix"],
-}
-WIDGET_TYPES = {"fps": "FLOAT"}  # widgets that a workflow feeds from a link
+PRIMITIVES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
+SEED_CONTROL = "fixed"  # control_after_generate of a seed: the template gives the same animation every time
+UPLOAD_VALUE = "image"  # what the frontend stores for an upload button after the file name
 
 
-@dataclass
+def pack_schemas() -> dict:
+    """/object_info-shaped schemas of this pack's nodes, read from the classes."""
+    sys.path.insert(0, str(REPO))
+    spec = importlib.util.spec_from_file_location("fakes", REPO / "tests" / "comfy_pack" / "fakes.py")
+    fakes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fakes)
+    with tempfile.TemporaryDirectory() as models, fakes.loaded_pack(REPO, Path(models), fakes.Recorder()) as pack:
+        schemas = {}
+        for name, cls in pack.NODE_CLASS_MAPPINGS.items():
+            inputs = cls.INPUT_TYPES()
+            schemas[name] = {
+                "input": inputs,
+                "input_order": {section: list(specs) for section, specs in inputs.items()},
+                "output": list(cls.RETURN_TYPES),
+                "output_name": list(cls.RETURN_NAMES),
+            }
+        return schemas
+
+
+class Socket(NamedTuple):
+    name: str
+    kind: str
+    optional: bool
+
+
+class Widget(NamedTuple):
+    name: str
+    kind: str  # INT, FLOAT, STRING, BOOLEAN or COMBO
+    options: dict
+    choices: list  # of a combo
+
+
 class Node:
-    id: int
-    type: str
-    pos: tuple[int, int]
-    size: tuple[int, int]
-    widgets: dict = field(default_factory=dict)  # widget name -> value (including +control / +upload)
-    links: dict = field(default_factory=dict)  # input name -> (node id, output slot)
-    title: str | None = None
+    """One node of a graph: its schema's inputs split into sockets and widgets."""
+
+    def __init__(self, node_id: int, schema: dict, type_: str, pos, size, title, values: dict, links: dict):
+        self.id, self.type, self.pos, self.size, self.title = node_id, type_, pos, size, title
+        self.outputs = list(zip(schema.get("output_name", schema["output"]), schema["output"]))
+        self.sockets: list[Socket] = []
+        self.widgets: list[Widget] = []
+        for section in ("required", "optional"):
+            specs = schema["input"].get(section, {})
+            for name in schema.get("input_order", {}).get(section, list(specs)):
+                first, options = specs[name][0], (specs[name][1] if len(specs[name]) > 1 else {})
+                kind = "COMBO" if isinstance(first, list) else first
+                if kind in PRIMITIVES | {"COMBO"} and not options.get("forceInput"):
+                    choices = first if isinstance(first, list) else options.get("options", [])
+                    self.widgets.append(Widget(name, kind, options, choices))
+                else:
+                    self.sockets.append(Socket(name, kind, section == "optional"))
+        unknown = (set(values) | set(links)) - {i.name for i in self.sockets + self.widgets}
+        if unknown:
+            raise KeyError(f"{type_} has no input(s) {sorted(unknown)}")
+        self.values = {w.name: values[w.name] if w.name in values else default_of(w) for w in self.widgets}
+        self.links = links  # input name -> (node, output slot)
+
+    def out(self, name: str | None = None) -> tuple[Node, int]:
+        """An output socket by name (the first one when None), to link to another node's input."""
+        return self, 0 if name is None else [n for n, _ in self.outputs].index(name)
+
+    def input_slots(self) -> list[tuple[str, str, bool, bool]]:
+        """(name, type, optional, is_widget) of every input slot the UI shows, in slot order: the sockets,
+        then the widgets fed by a link."""
+        slots = [(i.name, i.kind, i.optional, False) for i in self.sockets]
+        return slots + [(w.name, w.kind, False, True) for w in self.widgets if w.name in self.links]
 
 
-def ui_workflow(name: str, nodes: list[Node]) -> dict:
-    by_id = {n.id: n for n in nodes}
-    links, link_ids = [], {}
-    for n in nodes:
-        for input_name, (src, slot) in n.links.items():
-            link_id = len(links) + 1
-            out_type = OUTPUTS[by_id[src].type][slot][1]
-            links.append([link_id, src, slot, n.id, None, out_type])
-            link_ids[(n.id, input_name)] = link_id
-    ui_nodes = []
-    for order, n in enumerate(nodes):
-        inputs = []
-        for input_name, input_type in LINK_INPUTS.get(n.type, []):
-            optional = input_name.endswith("?")
-            input_name = input_name.rstrip("?")
-            entry = {"name": input_name, "type": input_type, "link": link_ids.get((n.id, input_name))}
-            if optional:
-                entry["shape"] = 7
-            inputs.append(entry)
-        for input_name in n.links:  # widgets fed by a link ("converted to input")
-            if input_name in WIDGETS[n.type]:
-                inputs.append(
-                    {
-                        "name": input_name,
-                        "type": WIDGET_TYPES[input_name],
-                        "widget": {"name": input_name},
-                        "link": link_ids[(n.id, input_name)],
-                    }
-                )
-        for slot, entry in enumerate(inputs):
-            for link in links:
-                if link[0] == entry["link"]:
-                    link[4] = slot
-        outputs = []
-        for slot, (out_name, out_type) in enumerate(OUTPUTS[n.type]):
-            targets = [link[0] for link in links if link[1] == n.id and link[2] == slot]
-            outputs.append({"name": out_name, "type": out_type, "slot_index": slot, "links": targets or None})
-        ui = {
-            "id": n.id,
-            "type": n.type,
-            "pos": list(n.pos),
-            "size": list(n.size),
-            "flags": {},
-            "order": order,
-            "mode": 0,
-            "inputs": inputs,
-            "outputs": outputs,
-            "properties": {"Node name for S&R": n.type},
-        }
-        if n.title:
-            ui["title"] = n.title
-        if WIDGETS[n.type]:
-            ui["widgets_values"] = [n.widgets[w] for w in WIDGETS[n.type]]
-        ui_nodes.append(ui)
-    return {
-        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"personalive/{name}")),
-        "revision": 0,
-        "last_node_id": max(by_id),
-        "last_link_id": len(links),
-        "nodes": ui_nodes,
-        "links": links,
-        "groups": [],
-        "config": {},
-        "extra": {"ds": {"scale": 0.75, "offset": [40, 40]}},
-        "version": 0.4,
-    }
+def default_of(widget: Widget) -> object:
+    if "default" in widget.options:
+        return widget.options["default"]
+    if widget.kind == "COMBO":
+        if widget.choices:
+            return widget.choices[0]
+        raise ValueError(f"widget {widget.name!r} has no choices: the template must set it")
+    return {"INT": 0, "FLOAT": 0.0, "STRING": "", "BOOLEAN": False}[widget.kind]
 
 
-def api_workflow(nodes: list[Node]) -> dict:
-    prompt = {}
-    for n in nodes:
-        inputs = {}
-        for input_name in WIDGETS[n.type]:
-            if not input_name.startswith("+") and input_name not in n.links:
-                inputs[input_name] = n.widgets[input_name]
-        for input_name, (src, slot) in n.links.items():
-            inputs[input_name] = [str(src), slot]
-        prompt[str(n.id)] = {"class_type": n.type, "inputs": inputs, "_meta": {"title": n.title or n.type}}
-    return prompt
+class Graph:
+    def __init__(self, schemas: dict):
+        self.schemas, self.nodes = schemas, []
+
+    def add(self, type_: str, pos, size, title: str | None = None, values: dict | None = None, **links) -> Node:
+        """A node; `links` map input names to a Node (its first output) or `node.out(name)`."""
+        links = {k: v if isinstance(v, tuple) else v.out() for k, v in links.items()}
+        node = Node(len(self.nodes) + 1, self.schemas[type_], type_, pos, size, title, values or {}, links)
+        self.nodes.append(node)
+        return node
+
+    def links(self) -> list[list]:
+        """[link id, source id, source slot, target id, target slot, type] in the order inputs are fed."""
+        rows = []
+        for node in self.nodes:
+            for slot, (name, *_rest) in enumerate(node.input_slots()):
+                if name in node.links:
+                    src, src_slot = node.links[name]
+                    rows.append([len(rows) + 1, src.id, src_slot, node.id, slot, src.outputs[src_slot][1]])
+        return rows
+
+    def ui(self, name: str) -> dict:
+        links = self.links()
+        ui_nodes = []
+        for order, node in enumerate(self.nodes):
+            feeding = {row[4]: row[0] for row in links if row[3] == node.id}
+            inputs = []
+            for slot, (input_name, kind, optional, is_widget) in enumerate(node.input_slots()):
+                entry = {"name": input_name, "type": kind}
+                if is_widget:
+                    entry["widget"] = {"name": input_name}
+                entry["link"] = feeding.get(slot)
+                if optional:
+                    entry["shape"] = 7
+                inputs.append(entry)
+            outputs = [
+                {"name": out_name, "type": out_type, "slot_index": slot,
+                 "links": [row[0] for row in links if row[1] == node.id and row[2] == slot] or None}
+                for slot, (out_name, out_type) in enumerate(node.outputs)
+            ]
+            ui = {"id": node.id, "type": node.type, "pos": list(node.pos), "size": list(node.size), "flags": {},
+                  "order": order, "mode": 0, "inputs": inputs, "outputs": outputs,
+                  "properties": {"Node name for S&R": node.type}}
+            if node.title:
+                ui["title"] = node.title
+            if node.widgets:
+                ui["widgets_values"] = [v for w in node.widgets for v in widget_values(w, node.values[w.name])]
+            ui_nodes.append(ui)
+        return {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"personalive/{name}")), "revision": 0,
+                "last_node_id": max(n.id for n in self.nodes), "last_link_id": len(links), "nodes": ui_nodes,
+                "links": links, "groups": [], "config": {}, "extra": {"ds": {"scale": 0.75, "offset": [40, 40]}},
+                "version": 0.4}
+
+    def api(self) -> dict:
+        prompt = {}
+        for node in self.nodes:
+            inputs = {w.name: node.values[w.name] for w in node.widgets if w.name not in node.links}
+            for input_name, *_rest in node.input_slots():
+                if input_name in node.links:
+                    src, slot = node.links[input_name]
+                    inputs[input_name] = [str(src.id), slot]
+            prompt[str(node.id)] = {"class_type": node.type, "inputs": inputs,
+                                    "_meta": {"title": node.title or node.type}}
+        return prompt
 
 
-def personalive_chain(driving: tuple[int, int], first_id: int, x0: int) -> list[Node]:
-    """Models, keypoints, pose maps, reference, motion, sampler, decode (reference image is node 2)."""
-    i = first_id
-    return [
-        Node(
-            1,
-            "LoadPersonaLiveModels",
-            (20, 40),
-            (330, 110),
-            title="PersonaLive models",
-            widgets={"weights_folder": "pretrained_weights", "precision": "auto", "auto_download": False},
-        ),
-        Node(
-            i,
-            "ExtractLivePortraitKeypoints",
-            (x0, 40),
-            (330, 120),
-            title="Keypoints",
-            widgets={"crop_method": "keypoints", "size": 512},
-            links={"models": (1, 0), "reference": (2, 0), "driving": driving},
-        ),
-        Node(
-            i + 1,
-            "RenderPoseMap",
-            (x0, 230),
-            (330, 60),
-            title="Pose maps",
-            widgets={"include_lead_in": True},
-            links={"keypoints": (i, 0)},
-        ),
-        Node(
-            i + 2,
-            "EncodeReference",
-            (x0, 350),
-            (330, 80),
-            title="Reference features",
-            widgets={"size": 512},
-            links={"models": (1, 0), "reference": (2, 0)},
-        ),
-        Node(
-            i + 3,
-            "MotionEncode",
-            (x0, 490),
-            (330, 90),
-            title="Motion",
-            links={"models": (1, 0), "reference": (2, 0), "driving": driving, "keypoints": (i, 0)},
-        ),
-        Node(
-            i + 4,
-            "PersonaLiveSampler4Step",
-            (x0 + 380, 40),
-            (330, 180),
-            title="Sampler",
-            widgets={"seed": 42, "+control": "fixed", "include_lead_in": False, "preview": True},
-            links={"models": (1, 0), "reference": (i + 2, 0), "pose_maps": (i + 1, 0), "motion": (i + 3, 0)},
-        ),
-        Node(
-            i + 5,
-            "ChunkedVAEDecode",
-            (x0 + 380, 300),
-            (330, 100),
-            title="Decode",
-            widgets={"chunk_size": 8, "use_tiny": False},
-            links={"models": (1, 0), "latent": (i + 4, 0)},
-        ),
-    ]
+def widget_values(widget: Widget, value) -> list:
+    """The widget's value plus what the frontend stores after it (seed control, upload button)."""
+    extra = [SEED_CONTROL] if widget.kind == "INT" and widget.options.get("control_after_generate") else []
+    if any(widget.options.get(flag) for flag in ("image_upload", "video_upload")):
+        extra.append(UPLOAD_VALUE)
+    return [value, *extra]
 
 
-def from_video() -> list[Node]:
-    chain = personalive_chain(driving=(4, 0), first_id=5, x0=400)
-    return [
-        chain[0],
-        Node(
-            2,
-            "LoadImage",
-            (20, 200),
-            (330, 330),
-            title="Reference portrait",
-            widgets={"image": REFERENCE_FILE, "+upload": "image"},
-        ),
-        Node(
-            3,
-            "LoadVideo",
-            (20, 580),
-            (330, 300),
-            title="Driving video",
-            widgets={"file": DRIVING_VIDEO_FILE, "+upload": "image"},
-        ),
-        Node(4, "GetVideoComponents", (20, 930), (330, 70), links={"video": (3, 0)}),
-        *chain[1:],
-        Node(
-            11,
-            "CreateVideo",
-            (780, 460),
-            (330, 80),
-            widgets={"fps": 25.0},
-            links={"images": (10, 0), "audio": (4, 1), "fps": (4, 2)},
-        ),
-        Node(
-            12,
-            "SaveVideo",
-            (1160, 40),
-            (420, 480),
-            title="Save video",
-            widgets={"filename_prefix": "personalive/animated", "format": "auto", "codec": "auto"},
-            links={"video": (11, 0)},
-        ),
-    ]
+def personalive_chain(g: Graph, models: Node, reference: Node, driving, x0: int = 400) -> Node:
+    """Keypoints, pose maps, reference, motion, sampler, decode; returns the decode node."""
+    kps = g.add("ExtractLivePortraitKeypoints", (x0, 40), (330, 120), "Keypoints",
+                models=models, reference=reference, driving=driving)
+    maps = g.add("RenderPoseMap", (x0, 230), (330, 60), "Pose maps", keypoints=kps)
+    ref = g.add("EncodeReference", (x0, 350), (330, 80), "Reference features", models=models, reference=reference)
+    motion = g.add("MotionEncode", (x0, 490), (330, 90), "Motion",
+                   models=models, reference=reference, driving=driving, keypoints=kps)
+    latent = g.add("PersonaLiveSampler4Step", (x0 + 380, 40), (330, 180), "Sampler", values={"seed": 42},
+                   models=models, reference=ref, pose_maps=maps, motion=motion)
+    return g.add("ChunkedVAEDecode", (x0 + 380, 300), (330, 100), "Decode", models=models, latent=latent)
 
 
-def from_image() -> list[Node]:
-    chain = personalive_chain(driving=(3, 0), first_id=4, x0=400)
-    return [
-        chain[0],
-        Node(
-            2,
-            "LoadImage",
-            (20, 200),
-            (330, 330),
-            title="Reference portrait",
-            widgets={"image": REFERENCE_FILE, "+upload": "image"},
-        ),
-        Node(
-            3,
-            "LoadImage",
-            (20, 580),
-            (330, 330),
-            title="Driving image",
-            widgets={"image": DRIVING_IMAGE_FILE, "+upload": "image"},
-        ),
-        *chain[1:],
-        Node(
-            10,
-            "SaveImage",
-            (1160, 40),
-            (420, 480),
-            title="Save frame",
-            widgets={"filename_prefix": "personalive/frame"},
-            links={"images": (9, 0)},
-        ),
-    ]
+def models_and_reference(g: Graph) -> tuple[Node, Node]:
+    models = g.add("LoadPersonaLiveModels", (20, 40), (330, 110), "PersonaLive models")
+    reference = g.add("LoadImage", (20, 200), (330, 330), "Reference portrait", values={"image": REFERENCE_FILE})
+    return models, reference
+
+
+def from_video(g: Graph) -> None:
+    models, reference = models_and_reference(g)
+    video = g.add("LoadVideo", (20, 580), (330, 300), "Driving video", values={"file": DRIVING_VIDEO_FILE})
+    parts = g.add("GetVideoComponents", (20, 930), (330, 70), video=video)
+    decoded = personalive_chain(g, models, reference, parts.out("images"))
+    clip = g.add("CreateVideo", (780, 460), (330, 80), values={"fps": 25.0},
+                 images=decoded, audio=parts.out("audio"), fps=parts.out("fps"))
+    g.add("SaveVideo", (1160, 40), (420, 480), "Save video", values={"filename_prefix": "personalive/animated"},
+          video=clip)
+
+
+def from_image(g: Graph) -> None:
+    models, reference = models_and_reference(g)
+    driving = g.add("LoadImage", (20, 580), (330, 330), "Driving image", values={"image": DRIVING_IMAGE_FILE})
+    decoded = personalive_chain(g, models, reference, driving)
+    g.add("SaveImage", (1160, 40), (420, 480), "Save frame", values={"filename_prefix": "personalive/frame"},
+          images=decoded)
 
 
 WORKFLOWS = {
@@ -326,11 +238,13 @@ WORKFLOWS = {
 
 
 def render() -> dict[Path, str]:
+    schemas = {**json.loads(CORE_SCHEMAS.read_text()), **pack_schemas()}
     files = {}
     for name, build in WORKFLOWS.items():
-        nodes = build()
-        files[UI_DIR / f"{name}.json"] = json.dumps(ui_workflow(name, nodes), indent=2) + "\n"
-        files[API_DIR / f"{name}.json"] = json.dumps(api_workflow(nodes), indent=2) + "\n"
+        graph = Graph(schemas)
+        build(graph)
+        files[UI_DIR / f"{name}.json"] = json.dumps(graph.ui(name), indent=2) + "\n"
+        files[API_DIR / f"{name}.json"] = json.dumps(graph.api(), indent=2) + "\n"
     return files
 
 

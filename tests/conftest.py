@@ -38,7 +38,7 @@ def manifest(shared_dir) -> dict:
 
 @pytest.fixture(scope="session")
 def golden(shared_dir):
-    from personalive_core.golden import GoldenCase
+    from personalive_core.parity import GoldenCase
 
     return GoldenCase(_need_shared(shared_dir / "golden" / CASE))
 
@@ -46,7 +46,7 @@ def golden(shared_dir):
 @pytest.fixture(scope="session")
 def tiny_weights(golden) -> Path:
     """Seeded random weights of the golden case in the official layout (generated once, cached)."""
-    from personalive_core.golden import generate_case_weights
+    from personalive_core.parity import generate_case_weights
 
     return generate_case_weights(golden.dir, CACHE / f"{CASE}-{golden.layout_digest()}")
 

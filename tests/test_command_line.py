@@ -25,6 +25,8 @@ def test_inspect_weights_accepts_tiny_random_weights(tiny_random_weights):
     proc = _run("inspect-weights", tiny_random_weights)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "loadable" in proc.stdout and "MISSING" not in proc.stdout
+    # The tiny files leave out the position tables, which the loader computes (known harmless).
+    assert "42 absent but computed by the loader" in proc.stdout
 
 
 def test_inspect_weights_reports_missing_and_damaged_files(tiny_random_weights, tmp_path):
@@ -39,6 +41,27 @@ def test_inspect_weights_reports_missing_and_damaged_files(tiny_random_weights, 
     assert proc.returncode == 1
     assert "MISSING  personalive/pose_guider.pth" in proc.stdout and "huaichang/PersonaLive" in proc.stdout
     assert "ERROR    personalive/motion_encoder.pth" in proc.stdout
+
+
+def test_inspect_weights_reports_networks_that_do_not_fit_together(tiny_random_weights, tmp_path):
+    from safetensors.torch import save_file
+
+    from personalive_core.models.pose_guider import PoseGuider
+
+    root = tmp_path / "weights"
+    root.mkdir()
+    for sub in ("sd-image-variations-diffusers", "sd-vae-ft-mse"):
+        (root / sub).symlink_to(tiny_random_weights / sub)
+    (root / "personalive").mkdir()
+    for f in (tiny_random_weights / "personalive").iterdir():
+        if not f.name.startswith("pose_guider"):
+            (root / "personalive" / f.name).symlink_to(f)
+    save_file(PoseGuider(out_channels=64).state_dict(), str(root / "personalive" / "pose_guider.safetensors"))
+    proc = _run("inspect-weights", root)
+    assert proc.returncode == 1
+    assert "MISMATCH personalive/pose_guider.pth" in proc.stdout
+    assert "outputs 64 channels, but the UNet's first block is 32 wide" in proc.stdout
+    assert "ok       personalive/denoising_unet.pth" in proc.stdout
 
 
 def test_inspect_weights_on_the_golden_fixture(tiny_weights):
@@ -78,3 +101,26 @@ def test_animate_explains_bad_input(tiny_random_weights, tmp_path):
     assert proc.returncode == 2 and "error:" in proc.stderr and "nope.png" in proc.stderr
     proc = _run("animate", "--reference", "a.png", "--driving", "b.mp4", "--output", "o.mp4", "--size", 64)
     assert proc.returncode == 2 and "--tiny-random-weights" in proc.stderr
+
+
+def test_sigterm_keeps_the_frames_already_written(tiny_random_weights, tmp_path):
+    import re
+    import signal
+
+    portrait, video = write_demo_inputs(tmp_path, size=64, frames=400, fps=25)
+    out = tmp_path / "stopped.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "personalive_core", "animate", "--reference", str(portrait),
+                             "--driving", str(video), "--output", str(out), "--weights", str(tiny_random_weights),
+                             "--size", "64"], stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while "frames animated" not in seen:  # progress appears once frames reach the encoder
+        char = proc.stderr.read(1)
+        assert char, f"animate ended before writing a frame: {seen}"
+        seen += char
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=60) == 130, seen + rest
+    written = int(re.search(r"interrupted: (\d+) frames are in", rest).group(1))
+    assert 0 < written < 400
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == written

@@ -32,6 +32,17 @@ def test_face_mesh_reports_frames_without_a_face():
         face_mesh_boxes(blank)
 
 
+@pytest.mark.skipif(not HAVE_MEDIAPIPE, reason="mediapipe is not installed")
+def test_a_reference_without_a_face_is_called_the_reference(tmp_path):
+    from personalive_core import api
+    from personalive_core.tiny_weights import write_tiny_weights
+
+    models = api.load_models(write_tiny_weights(tmp_path / "w"), "fp32", "cpu")
+    face = ((square_frame(draw_face(64), 64).permute(1, 2, 0) + 1) / 2)[None]
+    with pytest.raises(Exception, match="no face in the reference portrait"):
+        api.extract_keypoints(models, torch.zeros_like(face), face.repeat(2, 1, 1, 1), "mediapipe", size=64)
+
+
 def test_missing_mediapipe_gives_an_actionable_message(monkeypatch):
     import builtins
 

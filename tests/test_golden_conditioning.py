@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from personalive_core.face_crop import crop_faces, face_boxes
-from personalive_core.golden import compare_exact, compare_tensors
+from personalive_core.parity import compare_exact, compare_tensors
 from personalive_core.keypoints import lead_in_pose_keypoints, pose_keypoints, transform_keypoints
 from personalive_core.pose_map import render_pose_maps
 
@@ -73,9 +73,9 @@ def test_face_crops(golden, call):
 
 @pytest.mark.parametrize("call", FULL_CALLS)
 def test_pose_guider(golden, tiny_weights, call):
-    from personalive_core.models.pose_guider import load_pose_guider
+    from personalive_core.models import load_network
 
-    guider, report = load_pose_guider(tiny_weights / "personalive" / "pose_guider.pth")
+    guider, report = load_network("pose_guider", tiny_weights)
     assert report.ok and report.loaded == 16
     rec = golden.load(call)
     with torch.no_grad():

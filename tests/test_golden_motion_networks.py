@@ -22,11 +22,10 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from personalive_core.errors import WeightsError
-from personalive_core.golden import compare_tensors, format_table
-from personalive_core.golden.replay import DETECTOR_HEAD_TOL
+from personalive_core.parity import compare_tensors, format_table
+from personalive_core.parity.replay import DETECTOR_HEAD_TOL
+from personalive_core.models import load_network
 from personalive_core.models.convnextv2 import Fp32LayerNorm
-from personalive_core.models.motion_encoder import load_motion_encoder
-from personalive_core.models.motion_extractor import load_motion_extractor
 from personalive_core.weights import load_state_dict_file
 
 REL_TOL = 1e-5
@@ -38,14 +37,14 @@ DETECTOR_CASES = ("reference", "frame0_alone", "call_00", "call_01", "call_09", 
 
 @pytest.fixture(scope="module")
 def extractor(tiny_weights):
-    model, report = load_motion_extractor(tiny_weights / "personalive" / "motion_extractor.pth")
+    model, report = load_network("motion_extractor", tiny_weights)
     assert report.ok, report.summary()
     return model
 
 
 @pytest.fixture(scope="module")
 def encoder(tiny_weights):
-    model, report = load_motion_encoder(tiny_weights / "personalive" / "motion_encoder.pth")
+    model, report = load_network("motion_encoder", tiny_weights)
     assert report.ok, report.summary()
     return model
 
@@ -115,7 +114,7 @@ def test_motion_tokens(golden, encoder, call):
 
 def test_half_cast_keeps_layernorms_fp32(tiny_weights):
     path = tiny_weights / "personalive" / "motion_extractor.pth"
-    model, report = load_motion_extractor(path, dtype=torch.float16)
+    model, report = load_network("motion_extractor", tiny_weights, dtype=torch.float16)
     assert report.ok, report.summary()
     state = torch.load(path, map_location="cpu", weights_only=True)
     norms = {name: m for name, m in model.named_modules() if isinstance(m, Fp32LayerNorm)}
@@ -132,7 +131,7 @@ def test_half_cast_keeps_layernorms_fp32(tiny_weights):
 
 
 def test_bfloat16_forward(tiny_weights):
-    model, _ = load_motion_extractor(tiny_weights / "personalive" / "motion_extractor.pth", dtype=torch.bfloat16)
+    model, _ = load_network("motion_extractor", tiny_weights, dtype=torch.bfloat16)
     x = torch.rand(2, 3, 256, 256, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         out = model(x)
@@ -141,18 +140,24 @@ def test_bfloat16_forward(tiny_weights):
     assert all(v.dtype == torch.bfloat16 and torch.isfinite(v).all() for v in out.values())
 
 
+def _extractor_root(root, state: dict):
+    """A weights folder holding only `state` as the motion extractor's file."""
+    (root / "personalive").mkdir(parents=True, exist_ok=True)
+    save_file(state, root / "personalive" / "motion_extractor.safetensors")
+    return root
+
+
 def test_extractor_load_tolerates_only_idx_and_fc_exp(tiny_weights, tmp_path):
     state = load_state_dict_file(tiny_weights / "personalive" / "motion_extractor.pth")
     for key in ("idx_tensor", "detector.fc_exp.weight", "detector.fc_exp.bias"):
         del state[key]
-    save_file(state, tmp_path / "partial.safetensors")
-    model, report = load_motion_extractor(tmp_path / "partial.safetensors")
+    model, report = load_network("motion_extractor", _extractor_root(tmp_path / "partial", state))
     assert report.ok
     assert sorted(report.tolerated_missing) == ["detector.fc_exp.bias", "detector.fc_exp.weight", "idx_tensor"]
     assert torch.equal(model.idx_tensor, torch.arange(66, dtype=torch.float32))
     assert not any(t.is_meta for t in model.state_dict().values())
+    assert not model.detector.fc_exp.weight.any()
 
     del state["detector.norm.weight"]
-    save_file(state, tmp_path / "broken.safetensors")
     with pytest.raises(WeightsError, match="detector.norm.weight"):
-        load_motion_extractor(tmp_path / "broken.safetensors")
+        load_network("motion_extractor", _extractor_root(tmp_path / "broken", state))

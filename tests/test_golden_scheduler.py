@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from personalive_core.golden import compare_tensors
+from personalive_core.parity import compare_tensors
 from personalive_core.scheduler import StreamingDDIM
 
 REL_TOL = 1e-5

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from personalive_core.golden import compare_exact, compare_tensors, format_table
+from personalive_core.models import load_network
+from personalive_core.parity import compare_exact, compare_tensors, format_table
 
 REL_TOL = 1e-4
 READER = "bank.reader(denoising_unet,as_used)"
@@ -34,16 +35,12 @@ def _two_threads():
 
 @pytest.fixture(scope="module")
 def reference_unet(tiny_weights):
-    from personalive_core.models.reference_unet import load_reference_unet
-
-    return load_reference_unet(tiny_weights)[0]
+    return load_network("reference_unet", tiny_weights)[0]
 
 
 @pytest.fixture(scope="module")
 def denoising_unet(tiny_weights):
-    from personalive_core.models.unet3d import load_denoising_unet
-
-    return load_denoising_unet(tiny_weights)[0]
+    return load_network("denoising_unet", tiny_weights)[0]
 
 
 def _unet_inputs(rec):
@@ -75,13 +72,13 @@ def _fp16_interval_target(actual: torch.Tensor, recorded_fp16: torch.Tensor) -> 
 
 
 def test_clip_and_vae(golden, tiny_weights):
-    from personalive_core.models.clip_vae import (
-        clip_pixel_values, decode_latents, encode_clip, encode_latents, load_image_encoder, load_vae, vae_pixels)
+    from personalive_core.models.image_encoder import clip_pixel_values, encode_clip
+    from personalive_core.models.vae import decode_latents, encode_latents, vae_pixels
 
     fuse, image = golden.load("fuse_reference"), golden.reference_image()
     size = fuse["state.ref_image_tensor"].shape[-1]
-    encoder, _ = load_image_encoder(tiny_weights)
-    vae, _ = load_vae(tiny_weights)
+    encoder, _ = load_network("image_encoder", tiny_weights)
+    vae, _ = load_network("vae", tiny_weights)
     pixel_values = clip_pixel_values(image)
     pixels = vae_pixels(image, size)
     assert pixels.stride() == fuse["vae.encode.in"].stride(), "VAE input must keep the channels-last strides"

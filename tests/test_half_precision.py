@@ -10,8 +10,7 @@ from personalive_core.decoding import decode_all, unscale
 from personalive_core.demo_inputs import draw_face
 from personalive_core.loading import load_models
 from personalive_core.reference import encode_reference
-from personalive_core.streaming.animate import LatentStream
-from personalive_core.streaming.noise import SeededNoise
+from personalive_core.streaming import SeededNoise, StreamSession
 from personalive_core.tiny_weights import write_tiny_weights
 from personalive_core.video_io import square_frame
 
@@ -32,7 +31,9 @@ def test_streaming_in_half_precision(weights, precision):
     models = load_models(weights, precision, "cpu")
     reference = encode_reference(models, draw_face(SIZE), size=SIZE)
     assert reference.latents.dtype == models.dtype
-    latents = torch.cat([c.latents for c in LatentStream(models, reference, SeededNoise(0)).run(iter(_faces(5)))])
+    session = StreamSession(models, reference, SeededNoise(0))
+    finished = session.push_frames(torch.stack(_faces(5)).to(models.dtype)) + session.finish()
+    latents = torch.cat([c.latents for c in finished])
     assert latents.shape == (5, 4, SIZE // 8, SIZE // 8) and latents.dtype == models.dtype
     frames = decode_all(models.vae, unscale(latents), 4)
     assert frames.dtype == torch.float32 and torch.isfinite(frames).all()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from personalive_core.models import NETWORKS, load_network
 from personalive_core.models.reference_unet import build_reference_unet
 from personalive_core.models.unet3d import build_denoising_unet
 
@@ -72,29 +73,26 @@ def test_reference_and_denoising_blocks_pair_by_path():
 
 
 def test_image_encoder_and_vae_layout(manifest):
-    from diffusers import AutoencoderKL
-    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
-
-    clip_config = CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_attention_heads=16,
-                                   num_hidden_layers=24, patch_size=14, image_size=224, projection_dim=768,
-                                   hidden_act="quick_gelu")
-    with torch.device("meta"):
-        clip = CLIPVisionModelWithProjection._from_config(clip_config, attn_implementation="eager")
-        vae = AutoencoderKL(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4,
-                            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                            sample_size=256)
+    clip_config = {"hidden_size": 1024, "intermediate_size": 4096, "num_attention_heads": 16, "num_hidden_layers": 24,
+                   "patch_size": 14, "image_size": 224, "projection_dim": 768, "hidden_act": "quick_gelu"}
+    vae_config = {"block_out_channels": [128, 256, 512, 512], "layers_per_block": 2, "latent_channels": 4,
+                  "down_block_types": ["DownEncoderBlock2D"] * 4, "up_block_types": ["UpDecoderBlock2D"] * 4,
+                  "sample_size": 256}
+    clip = NETWORKS["image_encoder"].empty(clip_config)
+    vae = NETWORKS["vae"].empty(vae_config)
     _check_layout(clip, manifest, "sd-image-variations-diffusers/image_encoder", ordered=False)
     _check_layout(vae, manifest, "sd-vae-ft-mse", ordered=False)
 
 
-def test_fixture_files_load_completely(tiny_weights):
-    from personalive_core.models.clip_vae import load_image_encoder, load_vae
-    from personalive_core.models.reference_unet import load_reference_unet
-    from personalive_core.models.unet3d import load_denoising_unet
+def test_catalog_builds_the_unets_of_the_manifest(manifest):
+    assert NETWORKS["reference_unet"].layout(SD1_UNET_CONFIG) == manifest_layout(manifest, "reference_unet.pth")
+    assert NETWORKS["denoising_unet"].layout(SD1_UNET_CONFIG) == manifest_layout(manifest, "denoising_unet.pth")
 
+
+def test_fixture_files_load_completely(tiny_weights):
     expected = {"reference UNet": 682, "denoising UNet": 1820, "CLIP image encoder": 40, "VAE": 248}
-    for loader in (load_reference_unet, load_denoising_unet, load_image_encoder, load_vae):
-        model, report = loader(tiny_weights)
+    for name in ("reference_unet", "denoising_unet", "image_encoder", "vae"):
+        model, report = load_network(name, tiny_weights)
         print(report.summary())
         assert report.ok and not report.tolerated_missing and not report.tolerated_unexpected
         assert report.loaded == expected[report.model]
@@ -105,7 +103,6 @@ def test_position_tables_are_computed_when_absent(tiny_weights, tmp_path, golden
     """A temporal_module.pth without `pos_encoder.pe` gets the constructor's table (spec §3.5.7)."""
     from safetensors.torch import load_file
 
-    from personalive_core.models.unet3d import load_denoising_unet
     from personalive_core.models.unet3d.temporal_module import sinusoidal_table
 
     # Same recipe as the recorded tables, but exp/sin/cos may differ in the last bit between CPUs
@@ -126,7 +123,7 @@ def test_position_tables_are_computed_when_absent(tiny_weights, tmp_path, golden
     torch.save({k: v for k, v in temporal.items() if not k.endswith("pos_encoder.pe")},
                root / "personalive" / "temporal_module.pth")
 
-    model, report = load_denoising_unet(root)
+    model, report = load_network("denoising_unet", root)
     assert report.ok and len(report.tolerated_missing) == 42
     state = model.state_dict()
     for key, value in temporal.items():
@@ -136,19 +133,14 @@ def test_position_tables_are_computed_when_absent(tiny_weights, tmp_path, golden
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_models_load_in_dtype(tiny_weights, dtype):
-    from personalive_core.models.reference_unet import load_reference_unet
-    from personalive_core.models.unet3d import load_denoising_unet
-
-    for loader in (load_reference_unet, load_denoising_unet):
-        model, _ = loader(tiny_weights, dtype=dtype)
+    for name in ("reference_unet", "denoising_unet"):
+        model, _ = load_network(name, tiny_weights, dtype=dtype)
         assert {t.dtype for t in model.state_dict().values()} == {dtype}
 
 
 def test_safetensors_files_are_accepted(tiny_weights, tmp_path):
     """The official folders may hold .safetensors instead of .bin; both load the same values."""
     from safetensors.torch import save_file
-
-    from personalive_core.models.clip_vae import load_image_encoder, load_vae
 
     root = tmp_path / "weights"
     for sub, name in (("sd-image-variations-diffusers/image_encoder", "pytorch_model"),
@@ -157,9 +149,36 @@ def test_safetensors_files_are_accepted(tiny_weights, tmp_path):
         (root / sub / "config.json").symlink_to(tiny_weights / sub / "config.json")
         state = torch.load(tiny_weights / sub / f"{name}.bin", weights_only=True)
         save_file({k: v.contiguous() for k, v in state.items()}, str(root / sub / f"{name}.safetensors"))
-    for loader in (load_image_encoder, load_vae):
-        from_bin, _ = loader(tiny_weights)
-        from_safetensors, report = loader(root)
+    for name in ("image_encoder", "vae"):
+        from_bin, _ = load_network(name, tiny_weights)
+        from_safetensors, report = load_network(name, root)
         assert report.ok
         expected = from_bin.state_dict()
         assert all(torch.equal(v, expected[k]) for k, v in from_safetensors.state_dict().items())
+
+
+def test_legacy_vae_attention_names_are_renamed(tiny_weights, tmp_path):
+    """sd-vae-ft-mse stores the mid-block attention as `query/key/value/proj_attn` 1x1 convolutions."""
+    from safetensors.torch import save_file
+
+    from personalive_core.weights.inspect import inspect_weights
+
+    legacy = {"to_q": "query", "to_k": "key", "to_v": "value", "to_out.0": "proj_attn"}
+    root = tmp_path / "weights"
+    (root / "sd-vae-ft-mse").mkdir(parents=True)
+    (root / "sd-vae-ft-mse" / "config.json").symlink_to(tiny_weights / "sd-vae-ft-mse" / "config.json")
+    state = torch.load(tiny_weights / "sd-vae-ft-mse" / "diffusion_pytorch_model.bin", weights_only=True)
+    old = {}
+    for key, value in state.items():
+        for new, name in legacy.items():
+            if f".attentions.0.{new}." in key:
+                key, value = key.replace(f".{new}.", f".{name}."), value[..., None, None] if value.ndim == 2 else value
+        old[key] = value.contiguous()
+    assert any(".attentions.0.query.weight" in k for k in old)
+    save_file(old, str(root / "sd-vae-ft-mse" / "diffusion_pytorch_model.safetensors"))
+    expected, _ = load_network("vae", tiny_weights)
+    renamed, report = load_network("vae", root)
+    assert report.ok and report.loaded == 248
+    assert all(torch.equal(v, expected.state_dict()[k]) for k, v in renamed.state_dict().items())
+    status = {s.spec.key: s for s in inspect_weights(root, NETWORKS.values())}["vae"]
+    assert status.loadable and status.matched == 248 and not status.unexpected

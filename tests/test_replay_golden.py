@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from personalive_core.golden.compare import format_table
-from personalive_core.golden.replay import replay_case
+from personalive_core.parity.compare import format_table
+from personalive_core.parity.replay import replay_case
 
 
 def test_replay_golden_command_every_stage_of_every_call(golden):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 
@@ -10,12 +11,23 @@ import torch
 from safetensors.torch import save_file
 
 from personalive_core.errors import WeightsError
-from personalive_core.models.pose_guider import PoseGuider, load_pose_guider
-from personalive_core.weights import OFFICIAL_FILES, load_into, load_state_dict_file, locate
+from personalive_core.models import NETWORKS, load_network
+from personalive_core.models.pose_guider import PoseGuider
+from personalive_core.weights import BY_KEY, OFFICIAL_FILES, load_into, load_state_dict_file, locate
+from personalive_core.weights.inspect import inspect_weights
 
 
 def _pose_guider_state(width: int = 32) -> dict:
     return {k: torch.randn_like(v) for k, v in PoseGuider(out_channels=width).state_dict().items()}
+
+
+def _pose_guider_root(root, state: dict, unet_width: int = 32):
+    """A weights folder with only what the pose guider reads: its file and the UNet config."""
+    for key in ("pose_guider", "base_unet_config"):
+        (root / BY_KEY[key].relpath).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, root / BY_KEY["pose_guider"].relpath)
+    (root / BY_KEY["base_unet_config"].relpath).write_text(json.dumps({"block_out_channels": [unet_width]}))
+    return root
 
 
 def test_missing_files_are_named_with_path_and_download_address(tmp_path):
@@ -56,10 +68,8 @@ def test_truncated_file(tmp_path, suffix):
 def test_wrong_keys_are_listed(tmp_path):
     state = _pose_guider_state()
     state["extra.weight"] = state.pop("blocks.3.weight")
-    path = tmp_path / "pose_guider.pth"
-    torch.save(state, path)
     with pytest.raises(WeightsError) as err:
-        load_pose_guider(path)
+        load_network("pose_guider", _pose_guider_root(tmp_path, state))
     text = str(err.value)
     assert "blocks.3.weight" in text and "missing" in text
     assert "extra.weight" in text and "unexpected" in text
@@ -105,14 +115,39 @@ def test_code_executing_pickle_is_refused(tmp_path, legacy):
             pickle.dump(payload, f)
     else:
         torch.save(payload, path)
-    with pytest.raises(WeightsError, match="Refused to load|damaged"):
+    with pytest.raises(WeightsError, match="Refused to load|damaged") as err:
         load_state_dict_file(path)
     assert not marker.exists(), "the pickle's code was executed"
+    assert "weights_only" not in str(err.value) and ".." not in str(err.value)  # never advise the unsafe way
 
 
 def test_fp16_load_converts_values(tmp_path):
-    path = tmp_path / "pose_guider.pth"
-    torch.save(_pose_guider_state(32), path)
-    model, report = load_pose_guider(path, dtype=torch.float16)
+    model, report = load_network("pose_guider", _pose_guider_root(tmp_path, _pose_guider_state(32)), torch.float16)
     assert report.ok and next(model.parameters()).dtype == torch.float16
     assert model.conv_out_modify.out_channels == 32
+    assert not model.training and not any(p.requires_grad for p in model.parameters())
+
+
+def test_a_single_file_is_not_a_weights_folder(tmp_path):
+    root = _pose_guider_root(tmp_path, _pose_guider_state(32))
+    with pytest.raises(WeightsError, match="Weights folder not found"):
+        load_network("pose_guider", root / BY_KEY["pose_guider"].relpath)
+
+
+def test_pose_guider_wider_than_the_unet_is_refused_and_reported(tmp_path):
+    """Its features are added to the UNet's conv_in output: a mismatch used to crash in the first UNet call."""
+    root = _pose_guider_root(tmp_path, _pose_guider_state(64), unet_width=32)
+    with pytest.raises(WeightsError) as err:
+        load_network("pose_guider", root)
+    text = str(err.value)
+    assert "64" in text and "32" in text
+    assert str(root / BY_KEY["pose_guider"].relpath) in text and str(root / BY_KEY["base_unet_config"].relpath) in text
+    status = {s.spec.key: s for s in inspect_weights(root, NETWORKS.values())}["pose_guider"]
+    assert not status.loadable and status.conflict == text
+    assert "MISMATCH" in status.line() and text in status.line()
+
+
+def test_every_network_says_why_its_tolerated_keys_are_harmless():
+    for spec in NETWORKS.values():
+        assert set(spec.files) <= set(BY_KEY) and (spec.config is None or spec.config in BY_KEY)
+        assert all(len(t.reason) > 20 for t in (*spec.missing_ok, *spec.unexpected_ok)), spec.name

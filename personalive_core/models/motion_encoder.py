@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
-from ..weights import LoadReport, load_into, load_state_dict_file
 from .fan_encoder import FANEncoder
 from .sincos import sincos_table_1d
 
@@ -32,12 +29,3 @@ class MotionEncoder(nn.Module):
         features = self.model(faces.to(self.final_proj.weight.dtype))
         tokens = self.final_proj(features)
         return tokens.view(-1, NUM_TOKENS, TOKEN_DIM) + self.pe
-
-
-def load_motion_encoder(path: str | Path, dtype=torch.float32, device="cpu") -> tuple[MotionEncoder, LoadReport]:
-    """Build the motion encoder, cast it to `dtype`, load `path` strictly and put it in eval mode."""
-    state = load_state_dict_file(path)
-    with torch.device("meta"):
-        model = MotionEncoder()
-    report = load_into(model.to(dtype), [(Path(path).name, state)], model="motion_encoder")
-    return model.to(device).eval(), report

@@ -6,21 +6,12 @@ Only the raw detector outputs are computed here; turning them into posed keypoin
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
-from ..weights import LoadReport, load_into, load_state_dict_file
 from .convnextv2 import ConvNeXtV2
 
 NUM_BINS = 66  # head-pose bins of 3 degrees
-
-# Keys the official file may lack (the original loads it with strict=False):
-TOLERATED_MISSING = (
-    "idx_tensor",  # the bin indices 0..65, recomputed by the constructor
-    "detector.fc_exp.*",  # the expression head exists but its output is never used
-)
 
 
 class KeypointDetector(ConvNeXtV2):
@@ -63,28 +54,3 @@ class MotionExtractor(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.detector(x.to(self.detector.fc_kp.weight.dtype))
-
-
-def load_motion_extractor(path: str | Path, dtype=torch.float32, device="cpu") -> tuple[MotionExtractor, LoadReport]:
-    """Build `MotionExtractor(num_kp=21)`, cast it to `dtype`, load `path` and put it in eval mode.
-
-    Every `detector.*` key except the unused `fc_exp` head must be in the file.
-    """
-    state = load_state_dict_file(path)
-    with torch.device("meta"):
-        model = MotionExtractor(num_kp=21)
-    model.idx_tensor = torch.arange(NUM_BINS, dtype=torch.float32)  # a real value even if the file lacks it
-    report = load_into(
-        model.to(dtype), [(Path(path).name, state)], model="motion_extractor", tolerate_missing=TOLERATED_MISSING
-    )
-    _zero_fill_meta(model)  # fc_exp when the file lacks it: never computed, but must be real
-    return model.to(device).eval(), report
-
-
-def _zero_fill_meta(model: nn.Module) -> None:
-    """Replace parameters still on the meta device (tolerated missing keys) by zeros."""
-    for module in model.modules():
-        for name, param in module._parameters.items():
-            if param is not None and param.is_meta:
-                zeros = torch.zeros(param.shape, dtype=param.dtype)
-                module._parameters[name] = nn.Parameter(zeros, requires_grad=False)

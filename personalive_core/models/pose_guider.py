@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 import torch.nn.functional as F
-
-from ..weights import LoadReport, load_into, load_state_dict_file
 
 # (in, out, stride) of the six 3x3 convolutions between conv_in and conv_out_modify.
 BLOCKS = ((16, 16, 1), (16, 32, 2), (32, 32, 1), (32, 96, 2), (96, 96, 1), (96, 256, 2))
@@ -31,13 +27,3 @@ class PoseGuider(nn.Module):
         for conv in self.blocks:
             h = F.silu(conv(h))
         return self.conv_out_modify(h)
-
-
-def load_pose_guider(path: str | Path, dtype=torch.float32, device="cpu") -> tuple[PoseGuider, LoadReport]:
-    """Build the PoseGuider with the output width found in the file and load it strictly."""
-    state = load_state_dict_file(path)
-    width = state["conv_out_modify.weight"].shape[0] if "conv_out_modify.weight" in state else 320
-    with torch.device("meta"):
-        model = PoseGuider(out_channels=width)
-    report = load_into(model.to(dtype), [(Path(path).name, state)], model="pose_guider")
-    return model.to(device).eval(), report

@@ -10,15 +10,10 @@ the output of `transformer_blocks.0.norm1`, which a forward hook records.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from diffusers import UNet2DConditionModel
 from diffusers.models.attention import BasicTransformerBlock
 from torch import nn
-
-from ..weights import LoadReport, load_into, load_state_dict_file, locate
-from ._loading import OnDevice, assert_materialised, cast_empty, check_dtype, read_config
 
 
 class _AllFeaturesWritten(Exception):
@@ -77,21 +72,3 @@ def build_reference_unet(base_config: dict) -> ReferenceUNet:
         model = ReferenceUNet.from_config(base_config)
     model.drop_output_head()
     return model
-
-
-def load_reference_unet(
-    root: str | Path, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"
-) -> tuple[ReferenceUNet, LoadReport]:
-    """Build the reference UNet from the official weights folder `root`.
-
-    Upstream initialises it from the base UNet and then loads `reference_unet.pth` strictly, which
-    overrides every remaining weight; the base weights file therefore never contributes a value and
-    is not read (only its config is).
-    """
-    check_dtype(dtype)
-    paths = locate(root, ["base_unet_config", "reference_unet"])
-    model = cast_empty(build_reference_unet(read_config(paths["base_unet_config"])), dtype)
-    state = load_state_dict_file(paths["reference_unet"])
-    report = load_into(model, [("reference_unet.pth", OnDevice(state, device, dtype))], model="reference UNet")
-    assert_materialised(model, "reference UNet")
-    return model.eval().requires_grad_(False), report

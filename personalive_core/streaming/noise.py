@@ -20,6 +20,12 @@ class SeededNoise:
     def draw(self, shape, dtype, device):
         return torch.randn(shape, generator=self.generator, dtype=torch.float32).to(device=device, dtype=dtype)
 
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+
 
 class RecordedNoise:
     """Replays given tensors in order (to reproduce a recorded run); then draws from `then`, or

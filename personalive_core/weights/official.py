@@ -10,7 +10,9 @@ The layout is the one `tools/download_weights.py` of the original repository cre
                                                                   (lambdalabs/sd-image-variations-diffusers)
     ROOT/sd-vae-ft-mse/{config.json, diffusion_pytorch_model.bin}  (stabilityai/sd-vae-ft-mse)
 
-Every weights file may also be given as `.safetensors` with the same stem.
+Every weights file may also be given as `.safetensors` with the same stem, and the base models' files
+under the names Hugging Face libraries save (`model.safetensors`, `diffusion_pytorch_model.safetensors`,
+`.fp16` variants, sharded files with their `.index.json`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,15 @@ from pathlib import Path
 from ..errors import WeightsError
 
 HF = "https://huggingface.co"
+
+# What transformers / diffusers save instead of the original's pickles: full precision first, then the
+# fp16 variant, then sharded files (their index names the shards).
+HF_ALTERNATIVES = {
+    "pytorch_model.bin": ["model.safetensors", "model.safetensors.index.json", "model.fp16.safetensors",
+                          "pytorch_model.fp16.bin"],
+    "diffusion_pytorch_model.bin": ["diffusion_pytorch_model.safetensors.index.json",
+                                    "diffusion_pytorch_model.fp16.safetensors", "diffusion_pytorch_model.fp16.bin"],
+}
 
 
 @dataclass(frozen=True)
@@ -41,7 +52,9 @@ class OfficialFile:
         path = root / self.relpath
         if path.suffix == ".json":
             return [path]
-        return [path.with_suffix(".safetensors"), path]
+        names = [path.with_suffix(".safetensors").name, path.name]
+        names += HF_ALTERNATIVES.get(path.name, [])
+        return [path.parent / name for name in names]
 
     def find(self, root: Path) -> Path | None:
         for path in self.candidates(root):
@@ -95,6 +108,8 @@ def locate(root: str | Path, keys: list[str] | None = None) -> dict[str, Path]:
         lines = [f"  - {root / m.relpath}\n      download: {m.url}" for m in missing]
         raise WeightsError(
             f"{len(missing)} PersonaLive weights file(s) missing under {root}:\n" + "\n".join(lines)
-            + "\nDownload them to exactly these paths (a .safetensors file with the same name also works)."
+            + "\nDownload them to exactly these paths (a .safetensors file with the same name also works, and so do "
+            "Hugging Face's own names: model.safetensors, diffusion_pytorch_model.safetensors, .fp16 variants, "
+            "sharded files with their .index.json)."
         )
     return found

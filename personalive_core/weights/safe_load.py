@@ -7,6 +7,7 @@ arbitrary objects.
 
 from __future__ import annotations
 
+import json
 import pickle
 import zipfile
 from collections.abc import Mapping
@@ -46,12 +47,42 @@ class SafetensorsFile(Mapping):
         return len(self._keys)
 
 
+class ShardedSafetensors(Mapping):
+    """The tensors of a sharded safetensors checkpoint, through its `*.safetensors.index.json`."""
+
+    def __init__(self, index: Path):
+        try:
+            weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise WeightsError(f"Cannot read the shard index {index}: {exc}. Download it again.") from None
+        self._where = {key: index.parent / name for key, name in weight_map.items()}
+        missing = sorted({p.name for p in self._where.values() if not p.is_file()})
+        if missing:
+            raise WeightsError(f"{index} names shards that are missing next to it: {', '.join(missing)}. "
+                               "Download every shard into the same folder.")
+        self._shards: dict[Path, SafetensorsFile] = {}
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        path = self._where[key]
+        if path not in self._shards:
+            self._shards[path] = load_state_dict_file(path)
+        return self._shards[path][key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
 def load_state_dict_file(path: str | Path) -> Mapping[str, torch.Tensor]:
     """The tensors stored in `path` (on the CPU, read lazily where the format allows), refusing
-    unsafe content."""
+    unsafe content. A `*.safetensors.index.json` stands for its shards."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"Weights file not found: {path}")
+    if path.name.endswith(".safetensors.index.json"):
+        return ShardedSafetensors(path)
     if path.suffix == ".safetensors":
         try:
             return SafetensorsFile(path)
@@ -65,10 +96,10 @@ def load_state_dict_file(path: str | Path) -> Mapping[str, torch.Tensor]:
         state = torch.load(str(path), map_location="cpu", weights_only=True, mmap=_is_zip(path))
     except pickle.UnpicklingError as exc:
         raise WeightsError(
-            f"Refused to load {path}: it contains Python objects other than tensors ({_first_line(exc)}). "
-            "Loading it could run code from the file. Use the official file, or convert it to .safetensors "
-            "from a source you trust."
-        ) from exc
+            f"Refused to load {path}: it holds Python objects other than tensors ({_unsafe_content(exc)}), and "
+            "loading it could run code from the file. Download the official file again, or get a .safetensors "
+            "version of it from a source you trust."
+        ) from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:
         raise WeightsError(
             f"Cannot read {path}: {_first_line(exc)}. The file is damaged or incomplete (an interrupted "
@@ -83,6 +114,16 @@ def load_state_dict_file(path: str | Path) -> Mapping[str, torch.Tensor]:
 
 def _is_zip(path: Path) -> bool:
     return zipfile.is_zipfile(path)
+
+
+def _unsafe_content(exc: BaseException) -> str:
+    """What torch's safe unpickler refused, without its advice to load the file unsafely."""
+    for line in str(exc).splitlines():
+        line = line.strip()
+        if "unsupported" in line.lower() or "WeightsUnpickler error" in line:
+            detail = line.split("WeightsUnpickler error:", 1)[-1].strip()
+            return detail.split(". ")[0].rstrip(".")
+    return "objects torch's safe loader does not accept"
 
 
 def _first_line(exc: BaseException) -> str:

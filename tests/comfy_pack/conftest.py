@@ -1,29 +1,30 @@
 """Fixtures for the ComfyUI side of the pack.
 
 Unit tests (test_nodes_*.py) load the pack the way ComfyUI does, but against the fake ComfyUI modules in
-fakes.py. Server and browser tests (test_server_*.py, test_browser_*.py) start a real ComfyUI 0.3.75
-(server.py) provisioned by scripts/provision_comfyui.sh.
+fakes.py, and run the nodes on the real core with tiny random weights. Server and browser tests
+(test_server_*.py, test_browser_*.py) start a real ComfyUI 0.3.75 (server.py) provisioned by
+scripts/provision_comfyui.sh.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
-import sys
+import types
 from pathlib import Path
 
 import pytest
+import torch
 
-from . import fake_core, fakes, media, server
+from . import fakes, media, server
 
 REPO = Path(__file__).resolve().parents[2]
 PACK_NAME = "ComfyUI-PersonaLive"
 
 
 # --------------------------------------------------------------------------------------------------
-# unit tests: the pack against fake ComfyUI modules
+# unit tests: the pack against fake ComfyUI modules, on the real core
 # --------------------------------------------------------------------------------------------------
 
 
@@ -40,27 +41,8 @@ def fake_models_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def pack(fake_models_dir, comfy_recorder):
     """The pack module, imported like ComfyUI imports a custom node folder, with fake ComfyUI modules."""
-    import personalive_core  # noqa: F401  (the root __init__ must reuse this copy)
-
-    modules = fakes.build(fake_models_dir, comfy_recorder)
-    saved = {name: sys.modules.get(name) for name in modules}
-    sys.modules.update(modules)
-    spec = importlib.util.spec_from_file_location(
-        PACK_NAME, REPO / "__init__.py", submodule_search_locations=[str(REPO)]
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[PACK_NAME] = module
-    try:
-        spec.loader.exec_module(module)
+    with fakes.loaded_pack(REPO, fake_models_dir, comfy_recorder, PACK_NAME) as module:
         yield module
-    finally:
-        for name in [n for n in sys.modules if n == PACK_NAME or n.startswith(PACK_NAME + ".")]:
-            del sys.modules[name]
-        for name, old in saved.items():
-            if old is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = old
 
 
 @pytest.fixture
@@ -69,27 +51,44 @@ def rec(comfy_recorder):
     return comfy_recorder
 
 
-@pytest.fixture
-def api_calls():
-    return []
+@pytest.fixture(scope="session")
+def weights_dir(fake_models_dir, tiny_weights_root) -> Path:
+    """models/personalive/tiny: the tiny random weights, as LoadPersonaLiveModels finds them."""
+    link = fake_models_dir / "personalive" / "tiny"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(tiny_weights_root, target_is_directory=True)
+    return link
 
 
-@pytest.fixture
-def fake_api(pack, api_calls, monkeypatch, comfy_recorder):
-    """personalive_core.api replaced by the facade stand-in for one test."""
-    import personalive_core
-
-    comfy_recorder.reset()
-    api = fake_core.make_api(api_calls)
-    monkeypatch.setitem(sys.modules, "personalive_core.api", api)
-    monkeypatch.setattr(personalive_core, "api", api, raising=False)
-    return api
+@pytest.fixture(scope="session")
+def real_models(pack, weights_dir):
+    """The tiny weights loaded once by LoadPersonaLiveModels (fp32, CPU): a PersonaLiveModelBundle."""
+    return pack.NODE_CLASS_MAPPINGS["LoadPersonaLiveModels"]().load(weights_dir.name, "fp32", False)[0]
 
 
-@pytest.fixture
-def weights_dir(fake_models_dir) -> Path:
-    """models/personalive/fake_weights with the fake facade's 'official' files."""
-    return fake_core.write_fake_weights(fake_models_dir / "personalive" / "fake_weights")
+GRAPH_FRAMES = 4  # driving frames of the shared graph: one 4-frame chunk (test_nodes_real_core pads one)
+
+
+def node(pack, name: str):
+    return pack.NODE_CLASS_MAPPINGS[name]()
+
+
+def img(n: int, h: int = 64, w: int = 64, channels: int = 3) -> torch.Tensor:
+    """A seeded random IMAGE batch."""
+    return torch.rand(n, h, w, channels, generator=torch.Generator().manual_seed(n))
+
+
+@pytest.fixture(scope="session")
+def graph(pack, real_models):
+    """Every intermediate of one node chain at 64 px (GRAPH_FRAMES driving frames), computed once: models,
+    keypoints, pose maps (with lead-in), reference features, motion. The reference is RGBA, as some
+    loaders give it (the alpha is dropped)."""
+    reference, driving = img(1, channels=4), img(GRAPH_FRAMES, 72, 96)
+    kps = node(pack, "ExtractLivePortraitKeypoints").extract(real_models, reference, driving, "keypoints", 64)[0]
+    maps = node(pack, "RenderPoseMap").render(kps, True)[0]
+    ref = node(pack, "EncodeReference").encode(real_models, reference, 64)[0]
+    motion = node(pack, "MotionEncode").encode(real_models, reference, driving, kps)[0]
+    return types.SimpleNamespace(models=real_models, kps=kps, maps=maps, ref=ref, motion=motion)
 
 
 # --------------------------------------------------------------------------------------------------

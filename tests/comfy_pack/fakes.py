@@ -6,13 +6,17 @@ updates, model loads, interrupt checks). The real modules are exercised by the s
 
 Only what the nodes use is faked: folder_paths (model folders), comfy.model_management (devices,
 load_models_gpu, interrupts), comfy.model_patcher.ModelPatcher, comfy.utils.ProgressBar,
-comfy.latent_formats.SD15 and latent_preview.get_previewer.
+comfy.latent_formats.SD15 and latent_preview.get_previewer. `loaded_pack` imports the pack against them
+(the node tests and scripts/build_workflows.py, which reads the nodes' schemas, both use it).
 """
 
 from __future__ import annotations
 
 import importlib.machinery
+import importlib.util
+import sys
 import types
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -155,3 +159,30 @@ def build(models_dir: Path, rec: Recorder) -> dict[str, types.ModuleType]:
         "comfy.latent_formats": latent_formats,
         "latent_preview": latent_preview,
     }
+
+
+@contextmanager
+def loaded_pack(pack_dir: Path, models_dir: Path, rec: Recorder, name: str = "ComfyUI-PersonaLive"):
+    """The pack folder imported the way ComfyUI imports a custom node folder, with the fake ComfyUI modules
+    in sys.modules; everything it added to sys.modules is removed again on exit."""
+    import personalive_core  # noqa: F401  (the pack's __init__ reuses this copy)
+
+    modules = build(models_dir, rec)
+    saved = {key: sys.modules.get(key) for key in modules}
+    sys.modules.update(modules)
+    spec = importlib.util.spec_from_file_location(
+        name, Path(pack_dir) / "__init__.py", submodule_search_locations=[str(pack_dir)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+            del sys.modules[key]
+        for key, old in saved.items():
+            if old is None:
+                sys.modules.pop(key, None)
+            else:
+                sys.modules[key] = old

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from personalive_core import cli_queue
+from personalive_core.cli import queue as cli_queue
 from personalive_core.comfy_client import ComfyError, apply_overrides, format_rejection, load_api_workflow, output_files
 
 from . import server

@@ -1,48 +1,42 @@
-"""Every node class called directly, against fake ComfyUI modules and a stand-in core facade (see
-conftest.py / fakes.py / fake_core.py). No server, runs in about a second."""
+"""Every node class called directly on the real core (tiny random weights, 64 px), against the fake
+ComfyUI modules of fakes.py: registration, widgets, the loader, and every input check, each error named
+after its node. Running the nodes (progress, interrupts, decoding): test_nodes_running.py."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+import types
 
 import pytest
 import torch
 
-from .conftest import REPO
+from personalive_core.errors import InputError, WeightsError
+from personalive_core.face_mesh import FaceMeshUnavailable
+
+from .conftest import GRAPH_FRAMES as N, REPO, img, node
 from .workflow_check import NODE_IDS
-
-
-
-def node(pack, name):
-    return pack.NODE_CLASS_MAPPINGS[name]()
-
-
-def img(n, h=64, w=64):
-    return torch.rand(n, h, w, 3)
-
-
-def load(pack, folder="fake_weights", precision="auto", auto_download=False):
-    return node(pack, "LoadPersonaLiveModels").load(folder, precision, auto_download)[0]
 
 
 # -- registration and metadata -----------------------------------------------------------------------
 
 
-def test_exports_exactly_the_seven_nodes(pack):
+def test_exports_exactly_the_seven_nodes_named_after_their_classes(pack):
     assert list(pack.NODE_CLASS_MAPPINGS) == NODE_IDS
     assert set(pack.NODE_DISPLAY_NAME_MAPPINGS) == set(NODE_IDS)
+    assert all(cls.__name__ == name for name, cls in pack.NODE_CLASS_MAPPINGS.items())  # errors name the ID
 
 
 @pytest.mark.parametrize("name", NODE_IDS)
-def test_every_input_has_a_tooltip_and_every_node_a_description(pack, name, weights_dir):
+def test_every_input_has_a_tooltip_and_every_node_a_description(pack, name):
     cls = pack.NODE_CLASS_MAPPINGS[name]
     assert cls.CATEGORY == "PersonaLive"
     assert len(cls.DESCRIPTION) > 40
     assert callable(getattr(cls, cls.FUNCTION))
     assert len(cls.OUTPUT_TOOLTIPS) == len(cls.RETURN_TYPES) == len(cls.RETURN_NAMES)
-    for section, inputs in cls.INPUT_TYPES().items():
+    for inputs in cls.INPUT_TYPES().values():
         for input_name, spec in inputs.items():
             assert len(spec) == 2 and spec[1].get("tooltip"), f"{name}.{input_name} has no tooltip"
 
@@ -55,6 +49,17 @@ def test_custom_socket_types(pack):
     assert m["MotionEncode"].RETURN_TYPES == ("PERSONALIVE_MOTION",)
     assert m["PersonaLiveSampler4Step"].RETURN_TYPES == ("LATENT",)
     assert m["RenderPoseMap"].RETURN_TYPES == m["ChunkedVAEDecode"].RETURN_TYPES == ("IMAGE",)
+    for name in NODE_IDS[1:]:
+        spec = m[name].INPUT_TYPES()["required"]
+        assert "models" not in spec or spec["models"][0] == "PERSONALIVE_MODELS"
+
+
+def test_the_size_widget_is_one_declaration(pack):
+    m = pack.NODE_CLASS_MAPPINGS
+    sizes = [m[n].INPUT_TYPES()["required"]["size"] for n in ("ExtractLivePortraitKeypoints", "EncodeReference")]
+    assert sizes[0] is sizes[1]
+    assert sizes[0][0] == "INT" and {k: sizes[0][1][k] for k in ("default", "min", "max", "step")} == {
+        "default": 512, "min": 64, "max": 2048, "step": 64}
 
 
 def test_root_package_is_inert_outside_comfyui():
@@ -80,45 +85,39 @@ def test_root_package_is_inert_outside_comfyui():
 def test_weights_folder_choices_follow_registered_paths(pack, weights_dir, tmp_path):
     import folder_paths
 
-    choices = pack.NODE_CLASS_MAPPINGS["LoadPersonaLiveModels"].INPUT_TYPES()["required"]["weights_folder"][0]
-    assert choices[0] == "pretrained_weights" and "fake_weights" in choices
+    cls = pack.NODE_CLASS_MAPPINGS["LoadPersonaLiveModels"]
+    choices = cls.INPUT_TYPES()["required"]["weights_folder"][0]
+    assert choices[0] == "pretrained_weights" and weights_dir.name in choices
     extra = tmp_path / "elsewhere"
     (extra / "from_yaml").mkdir(parents=True)
     folder_paths.add_model_folder_path("personalive", str(extra))  # what extra_model_paths.yaml does
     try:
-        choices = pack.NODE_CLASS_MAPPINGS["LoadPersonaLiveModels"].INPUT_TYPES()["required"]["weights_folder"][0]
-        assert "from_yaml" in choices
+        assert "from_yaml" in cls.INPUT_TYPES()["required"]["weights_folder"][0]
     finally:
         folder_paths.folder_names_and_paths["personalive"][0].remove(str(extra))
 
 
-def test_validate_rejects_a_missing_folder_with_instructions(pack, fake_api):
+def test_a_missing_folder_is_rejected_with_instructions(pack, fake_models_dir):
     cls = pack.NODE_CLASS_MAPPINGS["LoadPersonaLiveModels"]
     msg = cls.VALIDATE_INPUTS(weights_folder="nope", auto_download=False)
-    assert isinstance(msg, str) and "'nope' not found" in msg and "auto_download" in msg and "extra_model_paths" in msg
+    assert "'nope' not found" in msg and "auto_download" in msg and "extra_model_paths" in msg
     assert cls.VALIDATE_INPUTS(weights_folder="nope", auto_download=True) is True
     assert "name of a folder" in cls.VALIDATE_INPUTS(weights_folder="../x", auto_download=False)
     assert cls.VALIDATE_INPUTS(weights_folder=None, auto_download=False) is True  # linked input
-
-
-def test_validate_lists_missing_files(pack, fake_api, fake_models_dir):
+    with pytest.raises(WeightsError, match="^LoadPersonaLiveModels: PersonaLive weights folder 'nope' not found"):
+        node(pack, "LoadPersonaLiveModels").load("nope", "auto", False)
     (fake_models_dir / "personalive" / "half").mkdir(parents=True, exist_ok=True)
-    msg = pack.NODE_CLASS_MAPPINGS["LoadPersonaLiveModels"].VALIDATE_INPUTS(weights_folder="half", auto_download=False)
-    assert "2 PersonaLive weights file(s) missing" in msg and "denoising_unet.pth" in msg and "huggingface.co" in msg
+    msg = cls.VALIDATE_INPUTS(weights_folder="half", auto_download=False)
+    assert "12 PersonaLive weights file(s) missing" in msg and "denoising_unet.pth" in msg and "huggingface.co" in msg
 
 
-def test_load_wraps_models_for_comfy_model_management(pack, fake_api, weights_dir, rec, api_calls):
-    bundle = load(pack)
-    assert api_calls == [("load_models", str(weights_dir), "fp32", "cpu")]  # auto on the CPU -> fp32
-    assert type(bundle.patcher.model).__name__ == "PersonaLiveModule"
-    assert set(dict(bundle.patcher.model.named_children())["networks"]) == {"pose_guider", "vae"}
-    assert bundle.on_device() is bundle.models and rec.loads == [bundle.patcher]
-    assert (
-        pack.NODE_CLASS_MAPPINGS["LoadPersonaLiveModels"].VALIDATE_INPUTS(
-            weights_folder="fake_weights", auto_download=False
-        )
-        is True
-    )
+def test_load_hands_the_models_to_comfy_model_management(pack, real_models, weights_dir, rec):
+    assert real_models.root == weights_dir and real_models.models.dtype == torch.float32
+    networks = dict(real_models.patcher.model.named_children())["networks"]
+    assert set(networks) == set(real_models.models.modules())
+    assert real_models.on_device() is real_models.models and rec.loads == [real_models.patcher]
+    cls = pack.NODE_CLASS_MAPPINGS["LoadPersonaLiveModels"]
+    assert cls.VALIDATE_INPUTS(weights_folder=weights_dir.name, auto_download=False) is True
 
 
 def test_precision_auto_follows_the_device(pack, monkeypatch):
@@ -134,30 +133,36 @@ def test_precision_auto_follows_the_device(pack, monkeypatch):
     assert loader.resolve_precision("auto", torch.device("cpu")) == "fp32"
 
 
-def test_auto_download_places_missing_files(pack, fake_api, fake_models_dir, monkeypatch, rec):
+def test_auto_download_places_missing_files_then_loads(pack, weights_dir, fake_models_dir, monkeypatch, rec):
     import huggingface_hub
 
+    from personalive_core.weights.official import OFFICIAL_FILES
+
+    gone = {"sd-vae-ft-mse/config.json", "sd-image-variations-diffusers/unet/config.json"}
+    root = fake_models_dir / "personalive" / "downloaded"
+    for spec in OFFICIAL_FILES:  # a partial copy of the tiny weights
+        if spec.relpath not in gone:
+            (root / spec.relpath).parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(spec.find(weights_dir), root / spec.find(weights_dir).relative_to(weights_dir))
     fetched = []
 
-    def fake_download(repo_id, filename, local_dir, **kw):
-        fetched.append((repo_id, filename))
-        path = __import__("pathlib").Path(local_dir) / filename
+    def fake_download(repo_id, filename, local_dir, **kw):  # "downloads" from the tiny weights
+        spec = next(f for f in OFFICIAL_FILES if (f.repo_id, f.repo_path) == (repo_id, filename))
+        fetched.append(spec.relpath)
+        path = local_dir / filename
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(b"w")
+        path.write_bytes(spec.find(weights_dir).read_bytes())
         return str(path)
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
-    bundle = load(pack, folder="downloaded", auto_download=True)
-    root = fake_models_dir / "personalive" / "downloaded"
-    assert bundle.root == root
-    assert (root / "personalive/denoising_unet.pth").read_bytes() == b"w"
-    assert (root / "sd-vae-ft-mse/config.json").is_file()
-    assert ("huaichang/PersonaLive", "pretrained_weights/personalive/denoising_unet.pth") in fetched
+    bundle = node(pack, "LoadPersonaLiveModels").load("downloaded", "auto", True)[0]
+    assert set(fetched) == gone and all((root / p).is_file() for p in gone)
+    assert bundle.root == root and bundle.models.root == root  # loaded from the completed folder
     assert rec.progress[-1][:2] == (2, 2)
 
 
-def test_auto_download_offline_says_what_to_do(pack, fake_api, monkeypatch):
+def test_auto_download_offline_says_what_to_do(pack, monkeypatch):
     import huggingface_hub
 
     def offline(**kw):
@@ -166,172 +171,91 @@ def test_auto_download_offline_says_what_to_do(pack, fake_api, monkeypatch):
     model_folder = sys.modules["ComfyUI-PersonaLive.nodes.model_folder"]
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
-    with pytest.raises(
-        model_folder.DownloadError, match="offline.*download the file by hand from https://huggingface.co/"
-    ):
-        load(pack, folder="offline_try", auto_download=True)
+    load = node(pack, "LoadPersonaLiveModels").load
+    with pytest.raises(model_folder.DownloadError, match="offline.*download the file by hand from https://hugg"):
+        load("offline_try", "auto", True)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(model_folder.DownloadError, match="HF_HUB_OFFLINE"):
-        load(pack, folder="offline_try2", auto_download=True)
+    with pytest.raises(model_folder.DownloadError, match="^LoadPersonaLiveModels: .*HF_HUB_OFFLINE"):
+        load("offline_try2", "auto", True)
 
 
-# -- keypoints, pose maps, encoders -------------------------------------------------------------------
+def test_loader_cache_key_follows_the_weight_files(pack, fake_models_dir):
+    cls = pack.NODE_CLASS_MAPPINGS["LoadPersonaLiveModels"]
+    folder = fake_models_dir / "personalive" / "cache_key"
+    (folder / "personalive").mkdir(parents=True)
+    (folder / "personalive" / "pose_guider.pth").write_bytes(b"weights")
+    before = cls.IS_CHANGED("cache_key", "auto", False)
+    assert before == cls.IS_CHANGED("cache_key", "auto", False)
+    (folder / "personalive" / "pose_guider.pth").write_bytes(b"replaced weights")
+    assert cls.IS_CHANGED("cache_key", "auto", False) != before
+    assert cls.IS_CHANGED("missing", "auto", False) == ""
 
 
-def test_extract_and_render(pack, fake_api, weights_dir, api_calls):
-    models = load(pack)
-    kps = node(pack, "ExtractLivePortraitKeypoints").extract(models, img(1), img(5), "keypoints", 64)[0]
-    assert kps.num_frames == 5
-    assert api_calls[-1] == ("extract_keypoints", (1, 64, 64, 3), (5, 64, 64, 3), "keypoints", 64)
-    maps = node(pack, "RenderPoseMap").render(kps, True)[0]
-    assert maps.shape == (17, 64, 64, 3) and maps.dtype == torch.float32
-    assert node(pack, "RenderPoseMap").render(kps, False)[0].shape[0] == 5
+# -- input checks -------------------------------------------------------------------------------------
 
 
-def test_extract_rejects_bad_batches(pack, fake_api, weights_dir):
-    models, extract = load(pack), node(pack, "ExtractLivePortraitKeypoints").extract
-    with pytest.raises(ValueError, match="must be one image, but a batch of 2.*ImageFromBatch"):
-        extract(models, img(2), img(3), "keypoints", 64)
-    with pytest.raises(ValueError, match="empty batch"):
-        extract(models, img(1), img(0), "keypoints", 64)
-    with pytest.raises(ValueError, match="multiple of 64"):
-        extract(models, img(1), img(2), "keypoints", 96)
-    rgba = torch.rand(1, 64, 64, 4)
-    assert extract(models, rgba, img(2), "keypoints", 64)[0].num_frames == 2
+def test_bad_batches_and_sizes_are_named_after_the_node(pack, real_models):
+    extract = node(pack, "ExtractLivePortraitKeypoints").extract
+    with pytest.raises(InputError, match="^ExtractLivePortraitKeypoints: .*one image, but a batch of 2.*ImageFrom"):
+        extract(real_models, img(2), img(3), "keypoints", 64)
+    with pytest.raises(InputError, match="^ExtractLivePortraitKeypoints: .*empty batch"):
+        extract(real_models, img(1), img(0), "keypoints", 64)
+    with pytest.raises(InputError, match="^ExtractLivePortraitKeypoints: .*size must be a multiple of 64"):
+        extract(real_models, img(1), img(2), "keypoints", 96)  # a widget converted to an input: not validated
+    with pytest.raises(InputError, match="^ExtractLivePortraitKeypoints: .*color channels"):
+        extract(real_models, img(1, channels=2), img(2), "keypoints", 64)
+    with pytest.raises(InputError, match="^ExtractLivePortraitKeypoints: unknown crop_method 'dlib'"):
+        extract(real_models, img(1), img(2), "dlib", 64)
 
 
-def test_mediapipe_missing_is_a_clear_error(pack, fake_api, weights_dir, monkeypatch):
-    keypoints = sys.modules["ComfyUI-PersonaLive.nodes.keypoints"]
-    real_import = keypoints.importlib.import_module
+def test_size_is_validated_when_queued(pack, real_models):
+    for name in ("EncodeReference", "ExtractLivePortraitKeypoints"):
+        cls = pack.NODE_CLASS_MAPPINGS[name]
+        assert cls.VALIDATE_INPUTS(size=512) is True and cls.VALIDATE_INPUTS(size=None) is True
+        assert "multiple of 64" in cls.VALIDATE_INPUTS(size=100) and "use 64 or 128" in cls.VALIDATE_INPUTS(size=100)
+        assert "between 64 and 2048" in cls.VALIDATE_INPUTS(size=8)
+    with pytest.raises(InputError, match="^EncodeReference: .*must be one image"):
+        node(pack, "EncodeReference").encode(real_models, img(3), 64)
+    with pytest.raises(InputError, match="^EncodeReference: size must be a multiple of 64"):
+        node(pack, "EncodeReference").encode(real_models, img(1), 100)
 
-    def no_mediapipe(name, *a, **kw):
-        if name.startswith("mediapipe"):
-            raise ImportError("No module named 'mediapipe'")
-        return real_import(name, *a, **kw)
 
-    monkeypatch.setattr(keypoints.importlib, "import_module", no_mediapipe)
-    from personalive_core.errors import PersonaLiveError
+def _without_mediapipe(monkeypatch, fake=None):
+    """mediapipe not installed (fake=None) or replaced by `fake`, for this test only."""
+    for name in ("mediapipe", "mediapipe.python", "mediapipe.python.solutions"):
+        monkeypatch.setitem(sys.modules, name, None)
+    if fake is not None:
+        monkeypatch.setitem(sys.modules, "mediapipe", fake)
 
-    with pytest.raises(PersonaLiveError, match="needs the mediapipe package.*'keypoints' face-crop method"):
-        node(pack, "ExtractLivePortraitKeypoints").extract(load(pack), img(1), img(2), "mediapipe", 64)
+
+def test_mediapipe_missing_is_a_clear_error(pack, real_models, monkeypatch):
+    _without_mediapipe(monkeypatch)
+    cls = pack.NODE_CLASS_MAPPINGS["ExtractLivePortraitKeypoints"]
+    assert "needs the mediapipe package" in cls.VALIDATE_INPUTS(size=64, crop_method="mediapipe")
+    assert cls.VALIDATE_INPUTS(size=64, crop_method="keypoints") is True
+    assert "unknown crop_method 'dlib'" in cls.VALIDATE_INPUTS(size=64, crop_method="dlib")
+    with pytest.raises(FaceMeshUnavailable, match="^ExtractLivePortraitKeypoints: .*'keypoints' face-crop method"):
+        cls().extract(real_models, img(1), img(2), "mediapipe", 64)
 
 
 def test_mediapipe_without_face_mesh_is_a_clear_error(pack, monkeypatch):
-    import types
-
-    keypoints = sys.modules["ComfyUI-PersonaLive.nodes.keypoints"]
-
-    def new_mediapipe(name, *a, **kw):
-        if name == "mediapipe":
-            return types.SimpleNamespace(__version__="0.10.31")
-        raise ImportError(name)
-
-    monkeypatch.setattr(keypoints.importlib, "import_module", new_mediapipe)
-    assert "0.10.31 has no face mesh" in keypoints.mediapipe_problem()
+    _without_mediapipe(monkeypatch, fake=types.SimpleNamespace(__version__="0.10.31"))
+    msg = pack.NODE_CLASS_MAPPINGS["ExtractLivePortraitKeypoints"].VALIDATE_INPUTS(crop_method="mediapipe")
+    assert "0.10.31 has no face mesh" in msg and "pip install" in msg
 
 
-def test_encode_reference_validates_size(pack, fake_api, weights_dir, api_calls):
-    cls = pack.NODE_CLASS_MAPPINGS["EncodeReference"]
-    assert cls.VALIDATE_INPUTS(size=512) is True
-    assert "multiple of 64" in cls.VALIDATE_INPUTS(size=100) and "use 64 or 128" in cls.VALIDATE_INPUTS(size=100)
-    extract = pack.NODE_CLASS_MAPPINGS["ExtractLivePortraitKeypoints"]
-    assert extract.VALIDATE_INPUTS(size=512) is True and "multiple of 64" in extract.VALIDATE_INPUTS(size=520)
-    assert "between 64 and 2048" in cls.VALIDATE_INPUTS(size=8)
-    ref = cls().encode(load(pack), img(1), 256)[0]
-    assert ref.size == 256 and api_calls[-1] == ("encode_reference", (1, 64, 64, 3), 256)
-    with pytest.raises(ValueError, match="must be one image"):
-        cls().encode(load(pack), img(3), 256)
+def test_motion_encode_rejects_mismatched_frame_counts(pack, graph):
+    mismatch = rf"^MotionEncode: the driving batch has 3 frame\(s\) but the keypoints has {N}\. .*ImageFromBatch"
+    with pytest.raises(InputError, match=mismatch):
+        node(pack, "MotionEncode").encode(graph.models, img(1), img(3), graph.kps)
 
 
-def test_motion_encode_rejects_mismatched_frame_counts(pack, fake_api, weights_dir):
-    models = load(pack)
-    kps = node(pack, "ExtractLivePortraitKeypoints").extract(models, img(1), img(5), "keypoints", 64)[0]
-    assert node(pack, "MotionEncode").encode(models, img(1), img(5), kps)[0].num_frames == 5
-    with pytest.raises(ValueError, match="driving batch has 3 frame.*keypoints has 5"):
-        node(pack, "MotionEncode").encode(models, img(1), img(3), kps)
-
-
-# -- sampler and decode ----------------------------------------------------------------------------
-
-
-def _graph(pack, n=10):
-    models = load(pack)
-    kps = node(pack, "ExtractLivePortraitKeypoints").extract(models, img(1), img(n), "keypoints", 64)[0]
-    maps = node(pack, "RenderPoseMap").render(kps, True)[0]
-    ref = node(pack, "EncodeReference").encode(models, img(1), 64)[0]
-    motion = node(pack, "MotionEncode").encode(models, img(1), img(n), kps)[0]
-    return models, ref, maps, motion
-
-
-def test_sampler_outputs_one_latent_per_driving_frame_with_progress(pack, fake_api, weights_dir, rec):
-    models, ref, maps, motion = _graph(pack, n=10)
-    rec.reset()
-    latent = node(pack, "PersonaLiveSampler4Step").sample(models, ref, maps, motion, 7, False, True)[0]
-    assert set(latent) == {"samples"} and latent["samples"].shape == (10, 4, 8, 8)
-    assert [p[:2] for p in rec.progress] == [(1, 3), (2, 3), (3, 3), (3, 3)]  # per 4-frame window, then done
-    assert all(p[2][0] == "JPEG" for p in rec.progress[:3])  # live previews
-    assert rec.loads  # the models were loaded through comfy.model_management
-    again = node(pack, "PersonaLiveSampler4Step").sample(models, ref, maps, motion, 7, False, False)[0]
-    assert torch.equal(again["samples"], latent["samples"])
-    assert rec.progress[-1][2] is None  # preview off
-    lead = node(pack, "PersonaLiveSampler4Step").sample(models, ref, maps, motion, 7, True, False)[0]
-    assert lead["samples"].shape[0] == 22
-
-
-def test_sampler_is_interruptible_between_windows(pack, fake_api, weights_dir, rec):
-    mm = sys.modules["comfy.model_management"]
-    models, ref, maps, motion = _graph(pack, n=16)
-    rec.reset()
-    rec.interrupt_after_checks = 2  # the user presses Cancel during the second window
-    with pytest.raises(mm.InterruptProcessingException):
-        node(pack, "PersonaLiveSampler4Step").sample(models, ref, maps, motion, 0, False, False)
-    assert len(rec.progress) == 1  # stopped after the first of four windows
-
-
-def test_sampler_rejects_pose_maps_without_lead_in(pack, fake_api, weights_dir):
-    models, ref, maps, motion = _graph(pack, n=6)
-    with pytest.raises(ValueError, match="expected 18 pose maps.*got 6.*include_lead_in on in RenderPoseMap"):
-        node(pack, "PersonaLiveSampler4Step").sample(models, ref, maps[12:], motion, 0, False, False)
-    with pytest.raises(ValueError, match="expected 18 pose maps.*got 9.*same driving frames"):
-        node(pack, "PersonaLiveSampler4Step").sample(models, ref, maps[:9], motion, 0, False, False)
-
-
-def test_sampler_rejects_sizes_not_multiple_of_8(pack, fake_api, weights_dir):
-    models, ref, maps, motion = _graph(pack, n=2)
-    with pytest.raises(ValueError, match="multiples of 8"):
-        node(pack, "PersonaLiveSampler4Step").sample(models, ref, maps[:, :60], motion, 0, False, False)
-
-
-def test_chunked_decode(pack, fake_api, weights_dir, rec, api_calls):
-    models = load(pack)
-    rec.reset()
-    latent = {"samples": torch.randn(10, 4, 8, 8)}
-    images = node(pack, "ChunkedVAEDecode").decode(models, latent, 4, False)[0]
-    assert images.shape == (10, 64, 64, 3) and images.dtype == torch.float32
-    assert [c[1] for c in api_calls if c[0] == "decode_latents"] == [(4, 4, 8, 8), (4, 4, 8, 8), (2, 4, 8, 8)]
-    assert [p[:2] for p in rec.progress] == [(4, 10), (8, 10), (10, 10)]
-    video_latent = {"samples": torch.randn(1, 4, 3, 8, 8)}  # (B, C, T, H, W) from video models
-    assert node(pack, "ChunkedVAEDecode").decode(models, video_latent, 8, False)[0].shape == (3, 64, 64, 3)
-    with pytest.raises(ValueError, match="expected SD latents"):
-        node(pack, "ChunkedVAEDecode").decode(models, {"samples": torch.randn(2, 16, 8, 8)}, 8, False)
-    with pytest.raises(Exception, match="tiny autoencoder not available"):
-        node(pack, "ChunkedVAEDecode").decode(models, latent, 4, True)
-
-
-def test_decode_is_interruptible_between_chunks(pack, fake_api, weights_dir, rec):
-    mm = sys.modules["comfy.model_management"]
-    models = load(pack)
-    rec.reset()
-    rec.interrupt_after_checks = 3
-    with pytest.raises(mm.InterruptProcessingException):
-        node(pack, "ChunkedVAEDecode").decode(models, {"samples": torch.randn(12, 4, 8, 8)}, 2, False)
-    assert len(rec.progress) < 6
-
-
-def test_loader_cache_key_follows_the_weight_files(pack, weights_dir):
-    cls = pack.NODE_CLASS_MAPPINGS["LoadPersonaLiveModels"]
-    before = cls.IS_CHANGED("fake_weights", "auto", False)
-    assert before == cls.IS_CHANGED("fake_weights", "auto", False)
-    (weights_dir / "personalive" / "denoising_unet.pth").write_bytes(b"replaced weights")
-    assert cls.IS_CHANGED("fake_weights", "auto", False) != before
-    assert cls.IS_CHANGED("missing", "auto", False) == ""
+def test_sampler_rejects_mismatched_pose_maps(pack, graph):
+    sample = node(pack, "PersonaLiveSampler4Step").sample
+    without_lead_in = rf"^PersonaLiveSampler4Step: expected {12 + N} pose maps.*got {N}.*include_lead_in on"
+    with pytest.raises(InputError, match=without_lead_in):
+        sample(graph.models, graph.ref, graph.maps[12:], graph.motion, 0, False, False)
+    with pytest.raises(InputError, match=rf"expected {12 + N} pose maps.*got 9.*same driving frames"):
+        sample(graph.models, graph.ref, graph.maps[:9], graph.motion, 0, False, False)
+    with pytest.raises(InputError, match="^PersonaLiveSampler4Step: pose maps are 64x60 .* encoded at 64x64"):
+        sample(graph.models, graph.ref, graph.maps[:, :60], graph.motion, 0, False, False)

@@ -141,7 +141,7 @@ def test_interrupt_stops_the_sampler_between_windows(client):
 
 
 def test_image_workflow_through_the_queue_command(comfy_server, tmp_path, capsys):
-    from personalive_core import cli_queue
+    from personalive_core.cli import queue as cli_queue
 
     driving = tmp_path / "cli_driving.png"
     media.face(96, 128, -0.5).save(driving)
@@ -176,7 +176,7 @@ def test_image_workflow_through_the_queue_command(comfy_server, tmp_path, capsys
 
 
 def test_queue_command_reports_validation_errors(comfy_server, capsys):
-    from personalive_core import cli_queue
+    from personalive_core.cli import queue as cli_queue
 
     rc = cli_queue.main(
         [

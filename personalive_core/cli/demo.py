@@ -13,7 +13,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .demo_inputs import write_demo_inputs
+    from ..demo_inputs import write_demo_inputs
 
     portrait, video = write_demo_inputs(args.folder, frames=args.frames)
     print(f"wrote {portrait} and {video}")

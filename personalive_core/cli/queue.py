@@ -2,7 +2,7 @@
 
     python -m personalive_core queue workflows/api/personalive_animate_from_video.json \
         --server http://127.0.0.1:8188 \
-        --set "Reference image.image=@me.png" --set "Driving video.file=@drive.mp4" --set sampler.seed=7 \
+        --set "Reference portrait.image=@me.png" --set "Driving video.file=@drive.mp4" --set Sampler.seed=7 \
         --output-dir out/
 
 Uploads the files named with `@PATH`, queues the graph, shows progress from the websocket, downloads
@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from .comfy_client import ComfyClient, ComfyError, PromptRejected, ServerUnreachable, apply_overrides, load_api_workflow
+from ..comfy_client import ComfyClient, ComfyError, PromptRejected, ServerUnreachable, apply_overrides, load_api_workflow
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_REQUEST, EXIT_UNREACHABLE = 0, 1, 2, 3
 
@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Add the `queue` sub-command (like the other cli_* modules); it dispatches through `func`."""
+    """Add the `queue` sub-command (like the other cli modules); it dispatches through `func`."""
     parser = sub.add_parser("queue", help=HELP, description=HELP)
     add_arguments(parser)
     parser.set_defaults(func=run)
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     client = ComfyClient(args.server)
     try:
         prompt = load_api_workflow(args.workflow)
-        client.system_stats()  # fail early and clearly when the server is not there
+        client.check_server()  # fail early and clearly when the server is not there, or not ComfyUI
         apply_overrides(prompt, args.assignments, client.upload)
     except ServerUnreachable as exc:
         print(f"error: {exc}", file=err)
@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry: `python -m personalive_core.cli_queue WORKFLOW ...`."""
+    """Stand-alone entry: `python -m personalive_core.cli.queue WORKFLOW ...`."""
     parser = add_arguments(argparse.ArgumentParser(prog="personalive_core queue", description=HELP))
     return run(parser.parse_args(argv))
 

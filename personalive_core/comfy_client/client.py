@@ -5,8 +5,8 @@ Only the standard library and `websocket-client` (imported when a run starts) ar
 can be imported anywhere, ComfyUI installed or not.
 
     client = ComfyClient("http://127.0.0.1:8188")
-    prompt = load_api_workflow("workflows/api/animate_portrait_from_video.json")
-    apply_overrides(prompt, ["reference.image=@me.png", "sampler.seed=7"], client.upload)
+    prompt = load_api_workflow("workflows/api/personalive_animate_from_video.json")
+    apply_overrides(prompt, ["Reference portrait.image=@me.png", "Sampler.seed=7"], client.upload)
     result = client.run(prompt, on_event=print)
     result.raise_for_status()
     paths = client.download_outputs(result, "out/")
@@ -21,176 +21,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-__all__ = [
-    "ComfyClient",
-    "ComfyError",
-    "ServerUnreachable",
-    "PromptRejected",
-    "RunResult",
-    "apply_overrides",
-    "load_api_workflow",
-    "output_files",
-]
-
-FILE_INPUT_NAMES = frozenset({"image", "video", "file", "audio", "mask"})
-
-
-class ComfyError(RuntimeError):
-    """Something went wrong talking to ComfyUI; the message is meant for a person."""
-
-
-class ServerUnreachable(ComfyError):
-    pass
-
-
-class PromptRejected(ComfyError):
-    """POST /prompt answered 400: the graph failed validation, nothing ran."""
-
-    def __init__(self, body: dict[str, Any]):
-        self.body = body
-        super().__init__(format_rejection(body))
-
-
-@dataclass
-class RunResult:
-    """What happened to one queued prompt."""
-
-    prompt_id: str
-    status: str = "running"  # "success" | "error" | "interrupted" | "timeout"
-    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # node id -> its "executed" output
-    error: dict[str, Any] | None = None  # the execution_error / execution_interrupted message data
-    cached: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "success"
-
-    def error_text(self) -> str:
-        if self.status == "interrupted":
-            node = (self.error or {}).get("node_type") or (self.error or {}).get("node_id") or "?"
-            return f"the run was interrupted (in node {node})"
-        if self.status == "timeout":
-            return "gave up waiting for the run to finish (timeout)"
-        if not self.error:
-            return ""
-        e = self.error
-        return (
-            f"node {e.get('node_id')} ({e.get('node_type')}) failed: "
-            f"{e.get('exception_type', 'Error')}: {str(e.get('exception_message', '')).strip()}"
-        )
-
-    def raise_for_status(self) -> "RunResult":
-        if not self.ok:
-            raise ComfyError(self.error_text())
-        return self
-
-
-def format_rejection(body: dict[str, Any]) -> str:
-    """A readable text of a POST /prompt 400 answer (top-level error plus every node error)."""
-    err = body.get("error") or {}
-    if isinstance(err, str):
-        lines = [err]
-    else:
-        head = err.get("message") or err.get("type") or "prompt rejected"
-        lines = [head + (f": {err['details']}" if err.get("details") else "")]
-    for node_id, node in (body.get("node_errors") or {}).items():
-        for e in node.get("errors", []):
-            text = e.get("details") or ""
-            lines.append(
-                f"  node {node_id} ({node.get('class_type', '?')}): {e.get('message', e.get('type'))}"
-                + (f": {text}" if text else "")
-            )
-    return "\n".join(lines)
-
-
-def load_api_workflow(path: str | Path) -> dict[str, Any]:
-    """Read an API-format workflow ({node_id: {"class_type", "inputs"}}), refusing the UI format."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if isinstance(data, dict) and "prompt" in data and isinstance(data["prompt"], dict) and "nodes" not in data:
-        data = data["prompt"]  # a saved POST /prompt body
-    if isinstance(data, dict) and "nodes" in data and "links" in data:
-        raise ComfyError(
-            f"{path} is a UI-format workflow (what the editor saves). The API needs the API format: use the "
-            "matching file in workflows/api/, or in ComfyUI choose Workflow > Export (API)."
-        )
-    if not isinstance(data, dict) or not all(isinstance(v, dict) and "class_type" in v for v in data.values()):
-        raise ComfyError(f"{path} is not an API-format ComfyUI workflow ({{node_id: {{class_type, inputs}}}})")
-    return data
-
-
-def find_node(prompt: dict[str, Any], ref: str) -> str:
-    """Node id for `ref`: a node id, a node title (`_meta.title`) or a class_type that occurs once."""
-    if ref in prompt:
-        return ref
-    for key in ("title", "class_type"):
-        hits = [
-            nid
-            for nid, node in prompt.items()
-            if (node.get("_meta", {}).get("title") if key == "title" else node.get("class_type")) == ref
-        ]
-        if len(hits) == 1:
-            return hits[0]
-        if len(hits) > 1:
-            raise ComfyError(f"'{ref}' matches several nodes ({', '.join(hits)}); use a node id")
-    known = ", ".join(f"{nid} ({n.get('_meta', {}).get('title') or n['class_type']})" for nid, n in prompt.items())
-    raise ComfyError(f"no node '{ref}' in the workflow; nodes: {known}")
-
-
-def parse_value(text: str) -> Any:
-    """JSON when it parses (numbers, true/false, lists), otherwise the text itself."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def apply_overrides(
-    prompt: dict[str, Any],
-    assignments: Iterable[str],
-    upload: Callable[[Path], str] | None = None,
-) -> dict[str, Any]:
-    """Apply `node.input=value` assignments to an API workflow in place.
-
-    `node` is a node id, title or unique class_type. A value `@PATH` is a local file to upload (with
-    `upload`, which returns the name to use on the server); so is a plain value naming an existing file
-    for inputs called image/video/file/audio/mask.
-    """
-    for item in assignments:
-        target, sep, raw = item.partition("=")
-        node_ref, dot, input_name = target.rpartition(".")
-        if not sep or not dot or not node_ref or not input_name:
-            raise ComfyError(f"bad assignment '{item}': expected NODE.INPUT=VALUE (e.g. sampler.seed=7)")
-        node_id = find_node(prompt, node_ref)
-        inputs = prompt[node_id].setdefault("inputs", {})
-        value: Any = parse_value(raw)
-        local: Path | None = None
-        if raw.startswith("@"):
-            local = Path(raw[1:]).expanduser()
-            if not local.is_file():
-                raise ComfyError(f"{item}: file {local} not found")
-        elif input_name in FILE_INPUT_NAMES and isinstance(value, str) and Path(raw).expanduser().is_file():
-            local = Path(raw).expanduser()
-        if local is not None:
-            if upload is None:
-                raise ComfyError(f"{item}: uploading files needs a server")
-            value = upload(local)
-        inputs[input_name] = value
-    return prompt
-
-
-def output_files(outputs: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """(node id, file entry) for every file a run's outputs name ({"filename", "subfolder", "type"})."""
-    found = []
-    for node_id, out in outputs.items():
-        for value in out.values():
-            if isinstance(value, list):
-                found.extend((node_id, v) for v in value if isinstance(v, dict) and "filename" in v)
-    return found
+from .results import ComfyError, PromptRejected, RunResult, ServerUnreachable, output_files
 
 
 class ComfyClient:
@@ -229,6 +63,23 @@ class ComfyClient:
 
     def system_stats(self) -> dict[str, Any]:
         return self.get_json("/system_stats")
+
+    def check_server(self) -> dict[str, Any]:
+        """`system_stats()`, raising `ServerUnreachable` when nothing answers or what answers is not ComfyUI."""
+        try:
+            stats = self.system_stats()
+        except urllib.error.HTTPError as exc:
+            problem = f"GET /system_stats answered HTTP {exc.code}"
+        except ValueError:
+            problem = "GET /system_stats did not answer JSON"
+        else:
+            if isinstance(stats, dict) and "system" in stats:
+                return stats
+            problem = "GET /system_stats answered JSON without ComfyUI's system information"
+        raise ServerUnreachable(
+            f"{self.base_url} answers, but it is not a ComfyUI server ({problem}). Check --server: use the address "
+            "ComfyUI prints when it starts (e.g. http://127.0.0.1:8188)."
+        )
 
     def object_info(self, node_class: str | None = None) -> dict[str, Any]:
         return self.get_json("/object_info" + (f"/{urllib.parse.quote(node_class)}" if node_class else ""))

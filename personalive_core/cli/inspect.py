@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from .models.layouts import EXPECTED_LAYOUTS, harmless_missing_keys
-from .weights.inspect import inspect_weights
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect-weights", help="check a PersonaLive weights folder file by file")
@@ -15,7 +12,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    results = inspect_weights(args.root, EXPECTED_LAYOUTS, harmless_missing_keys())
+    from ..models.catalog import NETWORKS
+    from ..weights.inspect import inspect_weights
+
+    results = inspect_weights(args.root, NETWORKS.values())
     for status in results:
         print(status.line())
     bad = [r for r in results if not (r.loadable or (r.path is not None and r.path.suffix == ".json"))]

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 import torch
 
-from ..golden.compare import StageResult, compare_exact, compare_tensors
-from ..golden.fixture import GoldenCase
 from ..loading import load_models
-from ..models.clip_vae import decode_latents
-from ..models.unet3d import ReferenceAttention
+from ..models.vae import decode_latents
+from ..pose_map import render_pose_maps
 from ..reference import encode_reference
-from ..streaming.conditioning import (KeypointTracker, MotionTracker, pose_features, pose_maps_for,
-                                      with_lead_in_motion)
-from ..streaming.denoiser import StreamingDenoiser
-from ..streaming.noise import RecordedNoise
+from ..streaming import ChunkConditioning, LeadIn, RecordedNoise, StreamSession
+from ..streaming.conditioning import Conditioner, ConditionedChunk
+from ..streaming.trackers import lead_in_motion
+from ..window import CHUNK_FRAMES, LEAD_IN_FRAMES
+from .compare import StageResult, compare_exact, compare_tensors
+from .fixture import GoldenCase
 
 STAGE_TOL = 1e-5  # conditioning stages (keypoints, crops, tokens, pose features)
 # The fixture calibrated the detector's head-pose and translation biases to cancel W @ feature, so
@@ -65,53 +66,48 @@ def _detections(rec: Recorder, stage: str, got: dict, want: dict) -> None:
         rec.rel(f"{stage}.{key}", got[key], want[key], STAGE_TOL if key in ("kp", "scale") else DETECTOR_HEAD_TOL)
 
 
-def _force_state(denoiser, case: GoldenCase, want: dict | None, keyframes: list[dict]) -> None:
-    """Put the recorded state after this call into the denoiser, so the next call's stages are fed
-    the original's inputs and errors do not compound across calls."""
-    dtype = denoiser.ref.latents.dtype
-    if want is not None:
-        denoiser.latents = [t.to(dtype) for t in want["state.latents_pile_after"]]
-        denoiser.motion_bank = want["state.motion_bank"].to(dtype)
-        if not want["_keyframe_added"]:
-            return
-        keyframes.append(want["bank.kv_bank_added(reader)"])
-    banks = {k: v[0] for k, v in case.load("fuse_reference")["bank.reader(denoising_unet,as_used)"].items()}
-    attention = ReferenceAttention.from_features(denoiser.models.denoising_unet, banks)
-    for features in keyframes:
-        attention.add_keyframe(features)
-    denoiser.attention = attention
-
-
-def _compare_keypoints(rec: Recorder, name: str, kps, want: dict, size: int) -> None:
-    """Detector outputs, keypoints, boxes (exact) and pose maps (exact) of one call."""
-    if "first_frame" in kps.detections:
+def _compare_conditioning(rec: Recorder, name: str, got: ConditionedChunk, want: dict, size: int) -> None:
+    """Detector outputs, keypoints, boxes and pose maps (exact), face crops, motion tokens (the first
+    call's include the reference's) and pose features of one call; the lead-in counts as recorded,
+    in front of the chunk's frames."""
+    kps, motion, lead_in = got.keypoints, got.motion, got.lead_in
+    if kps.first:
         _detections(rec, f"{name}.detector(reference)", kps.detections["reference"], want["detector_out"])
         _detections(rec, f"{name}.detector(frame 0)", kps.detections["first_frame"], want["detector_out#1"])
         _detections(rec, f"{name}.detector(chunk)", kps.detections["chunk"], want["detector_out#2"])
         rec.exact(f"{name}.reference box", kps.reference_box, want["boxes#1"])
     else:
         _detections(rec, f"{name}.detector(chunk)", kps.detections["chunk"], want["detector_out"])
-    rec.rel(f"{name}.pose keypoints", kps.pose, want["draw_keypoints.in"], STAGE_TOL)
+    pose_kps = torch.cat([kps.lead_in_pose, kps.pose]) if kps.first else kps.pose
+    rec.rel(f"{name}.pose keypoints", pose_kps, want["draw_keypoints.in"], STAGE_TOL)
     rec.rel(f"{name}.driver keypoints", kps.driver, want["get_boxes.in"], STAGE_TOL)
     rec.exact(f"{name}.boxes", kps.boxes, want["boxes"])
     if "pose_maps" in want:
-        rec.exact(f"{name}.pose maps", pose_maps_for(kps, size), want["pose_maps"])
-
-
-def _compare_motion_and_pose(rec: Recorder, name: str, faces, tokens, reference_tokens, pose, want: dict) -> None:
-    """Face crops, motion tokens (the first call's include the reference's) and pose features."""
+        rec.exact(f"{name}.pose maps", render_pose_maps(pose_kps, size, size), want["pose_maps"])
     if "motion_encoder.in(face_crops)" in want:
+        faces = torch.cat([motion.reference_face, motion.faces]) if kps.first else motion.faces
         rec.rel(f"{name}.face crops", faces, want["motion_encoder.in(face_crops)"][0].transpose(0, 1), STAGE_TOL)
     recorded = want["motion_encoder.out"]
-    if recorded.shape[1] == tokens.shape[1]:
-        rec.rel(f"{name}.motion tokens", tokens, recorded, STAGE_TOL)
-    else:  # first call: recorded [reference, 4 driving]; ours [12 lead-in, 4 driving]
-        rec.rel(f"{name}.motion tokens(reference)", reference_tokens, recorded[:, 0:1], STAGE_TOL)
-        rec.rel(f"{name}.motion tokens", tokens[:, -4:], recorded[:, 1:], STAGE_TOL)
-    rec.rel(f"{name}.pose features", pose, want["pose_guider.out"], STAGE_TOL)
+    if kps.first:  # recorded: [reference, driving frames]
+        rec.rel(f"{name}.motion tokens(reference)", motion.reference, recorded[:, 0:1], STAGE_TOL)
+        recorded = recorded[:, 1:]
+    rec.rel(f"{name}.motion tokens", motion.tokens, recorded, STAGE_TOL)
+    pose = got.conditioning.pose
+    rec.rel(f"{name}.pose features", torch.cat([lead_in.pose, pose], dim=2) if kps.first else pose,
+            want["pose_guider.out"], STAGE_TOL)
 
 
-def _compare_step(rec: Recorder, name: str, step, denoiser, want: dict, latent_tol: float, keyframe_tol: float) -> None:
+def _recorded_conditioning(want: dict, first: bool) -> tuple[LeadIn | None, ChunkConditioning]:
+    """The original's own conditioning of a call, to feed the denoiser stage by stage."""
+    tokens, pose = want["motion_encoder.out"], want["pose_guider.out"]
+    if not first:
+        return None, ChunkConditioning(pose, tokens)
+    reference, driving = tokens[:, 0:1], tokens[:, 1:]
+    lead_in = LeadIn(pose[:, :, :LEAD_IN_FRAMES], lead_in_motion(reference, driving[:, 0:1]), reference)
+    return lead_in, ChunkConditioning(pose[:, :, LEAD_IN_FRAMES:], driving)
+
+
+def _compare_step(rec: Recorder, name: str, step, want: dict, latent_tol: float, keyframe_tol: float) -> None:
     """UNet inputs and output, the scheduler step, the piles, the motion bank and keyframes."""
     rec.rel(f"{name}.new chunk (t=999)", step.new_chunk, want["scheduler.add_noise"])
     if "unet.in.sample" in want:
@@ -129,20 +125,34 @@ def _compare_step(rec: Recorder, name: str, step, denoiser, want: dict, latent_t
     rec.flag(f"{name}.keyframe decision ({'added' if step.keyframe_added else 'none'})",
              step.keyframe_added == bool(want["_keyframe_added"]))
     rec.flag(f"{name}.motion bank size {step.bank_size}", step.bank_size == want["state.motion_bank"].shape[1])
-    rec.rel(f"{name}.motion bank", denoiser.motion_bank, want["state.motion_bank"], STAGE_TOL)
+    rec.rel(f"{name}.motion bank", step.motion_bank, want["state.motion_bank"], STAGE_TOL)
     if step.keyframe_features is not None and "bank.kv_bank_added(reader)" in want:
         for block, recorded in want["bank.kv_bank_added(reader)"].items():
             rec.rel(f"{name}.keyframe features[{block}]", step.keyframe_features[block], recorded, keyframe_tol)
 
 
+def _restore_recorded_state(session: StreamSession, want: dict, keyframes: list[dict]) -> None:
+    """Continue from the original's recorded state after this call (latent pile, motion bank,
+    keyframes), so the next call's stages are gated on their own and errors do not compound."""
+    dtype = session.reference.latents.dtype
+    if want["_keyframe_added"]:
+        keyframes.append(want["bank.kv_bank_added(reader)"])
+    state = session.state_dict()
+    state["denoiser"].update(latents=[t.to(dtype) for t in want["state.latents_pile_after"]],
+                             motion_bank=want["state.motion_bank"].to(dtype), keyframes=list(keyframes))
+    session.load_state_dict(state)
+
+
 @torch.no_grad()
 def replay_case(case_dir: str | Path, weights_dir: str | Path, echo=print, free_running: bool = False) -> Recorder:
-    """Run the whole case and compare every recorded stage; returns the recorder (check `.ok`).
+    """Run the whole case through a `StreamSession` and compare every recorded stage; returns the
+    recorder (check `.ok`).
 
     By default every call starts from the original's recorded state (latent pile, motion bank,
-    keyframe features), so each stage is gated on its own. With `free_running` the stream runs on
-    its own state from start to end, as a user's run does: then the output frames and every
-    discrete decision are gated, and the latent/UNet errors (which compound) are only reported.
+    reference and keyframe features) and is fed its recorded conditioning, so each stage is gated on
+    its own. With `free_running` the stream runs on its own state from start to end, as a user's run
+    does: then the output frames and every discrete decision are gated, and the latent/UNet errors
+    (which compound) are only reported.
     """
     latent_tol = UNGATED if free_running else MODEL_TOL
     case, rec = GoldenCase(case_dir), Recorder(echo)
@@ -159,42 +169,37 @@ def replay_case(case_dir: str | Path, weights_dir: str | Path, echo=print, free_
 
     calls = case.call_names()
     noise = RecordedNoise([fuse["randn_like"]] + [case.load(c)["randn_like"] for c in calls])
-    denoiser = StreamingDenoiser(models, ref, noise)
-    for i, (got, want) in enumerate(zip(denoiser.latents, fuse["state.latents_pile"])):
+    attended = ref
+    if not free_running:  # the recorded (fp16) reference features, not ours rounded again
+        recorded = fuse["bank.reader(denoising_unet,as_used)"]
+        attended = replace(ref, features={block: value[0] for block, value in recorded.items()})
+    session = StreamSession(models, attended, noise, include_lead_in=True)
+    session.record_steps = True
+    for i, (got, want) in enumerate(zip(session.denoiser.latents, fuse["state.latents_pile"])):
         rec.rel(f"fuse.latents_pile[{i}]", got, want)
-    keypoints = KeypointTracker(models.motion_extractor, ref.kp_input, ref.size)
-    motion = MotionTracker(models.motion_encoder, ref.image)
+    conditioner = Conditioner(models, ref)
     frames_all = case.driving_frames()
     outputs = case.load("outputs")["frames"]
     keyframes: list[dict] = []
-    if not free_running:  # the recorded (fp16) reference features, not ours rounded again
-        _force_state(denoiser, case, None, keyframes)
     for c, name in enumerate(calls):
         want = case.load(name)
-        frames = frames_all[4 * c: 4 * c + 4]
+        frames = frames_all[CHUNK_FRAMES * c: CHUNK_FRAMES * (c + 1)]
         if "images_in" in want:
             rec.rel(f"{name}.images_in", frames, want["images_in"], STAGE_TOL)
-        kps = keypoints(frames)
-        _compare_keypoints(rec, name, kps, want, size)
-        faces, tokens = motion(frames, kps)
-        pose = pose_features(models.pose_guider, pose_maps_for(kps, size))
-        reference_tokens = motion.reference_tokens
-        _compare_motion_and_pose(rec, name, faces, tokens, reference_tokens, pose, want)
+        conditioned = conditioner(frames)
+        _compare_conditioning(rec, name, conditioned, want, size)
+        lead_in, chunk = conditioned.lead_in, conditioned.conditioning
         if not free_running:  # feed the denoiser the original's conditioning (stage by stage)
-            recorded = want["motion_encoder.out"]
-            pose = want["pose_guider.out"]
-            tokens = with_lead_in_motion(recorded[:, 0:1], recorded[:, 1:]) if c == 0 else recorded
-            reference_tokens = recorded[:, 0:1] if c == 0 else None
-        if c == 0:
-            denoiser.prime(pose[:, :, :12], tokens[:, :12], reference_tokens)
-            pose, tokens = pose[:, :, 12:], tokens[:, 12:]
-        finished, step = denoiser.push(pose, tokens, record=True)
-        _compare_step(rec, name, step, denoiser, want, latent_tol, UNGATED if free_running else FP16_TOL)
-        decoded = decode_latents(models.vae, finished[0].transpose(0, 1))
+            lead_in, chunk = _recorded_conditioning(want, first=c == 0)
+        if lead_in is not None:
+            session.start(lead_in)
+        (finished,) = session.push(chunk)
+        _compare_step(rec, name, session.last_step, want, latent_tol, UNGATED if free_running else FP16_TOL)
+        decoded = decode_latents(models.vae, finished.latents)
         if "vae.decode.out" in want:
             rec.rel(f"{name}.vae.decode.out", decoded, want["vae.decode.out"], latent_tol)
         frames_out = (decoded / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1)
-        rec.abs(f"{name}.output frames", frames_out, outputs[4 * c: 4 * c + 4], FRAME_ABS_TOL)
+        rec.abs(f"{name}.output frames", frames_out, outputs[CHUNK_FRAMES * c: CHUNK_FRAMES * (c + 1)], FRAME_ABS_TOL)
         if not free_running:
-            _force_state(denoiser, case, want, keyframes)
+            _restore_recorded_state(session, want, keyframes)
     return rec

@@ -6,7 +6,6 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from .golden.compare import format_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,8 +21,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .golden.fixture import GoldenCase, generate_case_weights
-    from .golden.replay import replay_case
+    from ..parity.compare import format_table
+    from ..parity.fixture import GoldenCase, generate_case_weights
+    from ..parity.replay import replay_case
 
     try:
         GoldenCase(args.case_dir)
