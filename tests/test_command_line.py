@@ -124,3 +124,38 @@ def test_sigterm_keeps_the_frames_already_written(tiny_random_weights, tmp_path)
     assert 0 < written < 400
     with av.open(str(out)) as container:
         assert sum(1 for _ in container.decode(video=0)) == written
+
+
+def _variable_rate_video(path, times_ms):
+    from fractions import Fraction
+
+    from personalive_core.demo_inputs import draw_face
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width = stream.height = 64
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for i, ms in enumerate(times_ms):
+            frame = av.VideoFrame.from_image(draw_face(64, yaw=(i % 5) / 5))
+            frame.pts, frame.time_base = ms, Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def _frame_times(path):
+    with av.open(str(path)) as container:
+        return [round(float(frame.time), 3) for frame in container.decode(video=0)]
+
+
+def test_a_variable_frame_rate_driver_keeps_its_timing(tiny_random_weights, tmp_path):
+    portrait, _ = write_demo_inputs(tmp_path, size=64, frames=1)
+    driving = _variable_rate_video(tmp_path / "vfr.mp4", [0, 40, 80, 120, 400, 440, 800, 840, 880])
+    out = tmp_path / "out.mp4"
+    proc = _run("animate", "--reference", portrait, "--driving", driving, "--output", out,
+                "--weights", tiny_random_weights, "--size", 64)
+    assert proc.returncode == 0, proc.stderr
+    assert _frame_times(out) == _frame_times(driving) == [0.0, 0.04, 0.08, 0.12, 0.4, 0.44, 0.8, 0.84, 0.88]

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     portrait, driving, output, device = _checked_inputs(args)
     from ..animate import animate_frames
     from ..loading import load_models
-    from ..video_io import VideoWriter, read_frames
+    from ..video_io import DrivingFrames, VideoWriter
     from ..window import LEAD_IN_FRAMES
 
     weights = args.weights
@@ -80,16 +80,22 @@ def run(args: argparse.Namespace) -> int:
         print("NOTE: tiny RANDOM weights: the output shows the pipeline running, and is noise.", file=sys.stderr)
     started = time.time()
     models = load_models(weights, dtype=args.precision, device=device)
-    frames = animate_frames(models, portrait, read_frames(driving.path, args.size), size=args.size,
-                            seed=args.seed, include_lead_in=args.include_lead_in, decode_chunk=args.decode_chunk)
-    audio_delay = LEAD_IN_FRAMES / driving.fps if args.include_lead_in else 0
+    reader = DrivingFrames(driving.path, args.size)
+    frames = animate_frames(models, portrait, reader, size=args.size, seed=args.seed,
+                            include_lead_in=args.include_lead_in, decode_chunk=args.decode_chunk)
+    lead_in = LEAD_IN_FRAMES if args.include_lead_in else 0
+
+    def shown_at(index: int):
+        """Output frame `index` is shown when its driving frame is, after the lead-in (at the driving rate)."""
+        return index / driving.fps if index < lead_in else lead_in / driving.fps + reader.times[index - lead_in]
+
     restore_sigterm = _sigterm_as_interrupt()
     writer = VideoWriter(output, driving.fps, audio_from=None if driving.is_image else driving.path,
-                         audio_delay=audio_delay)
+                         audio_delay=lead_in / driving.fps)
     interrupted = False
     try:
         for chunk in frames:
-            writer.write(chunk)
+            writer.write(chunk, [shown_at(writer.frames + i) for i in range(chunk.shape[0])])
             rate = writer.frames / max(time.time() - started, 1e-9)
             print(f"\r{writer.frames} frames animated ({rate:.2f} frames/s)", end="", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
