@@ -11,3 +11,7 @@ class WeightsError(PersonaLiveError):
 
 class InputError(PersonaLiveError, ValueError):
     """An image, video or parameter given by the user cannot be used."""
+
+
+class OutputError(PersonaLiveError, OSError):
+    """Writing a result failed (a full disk, for example); the message says what is kept."""

@@ -159,3 +159,28 @@ def test_a_variable_frame_rate_driver_keeps_its_timing(tiny_random_weights, tmp_
                 "--weights", tiny_random_weights, "--size", 64)
     assert proc.returncode == 0, proc.stderr
     assert _frame_times(out) == _frame_times(driving) == [0.0, 0.04, 0.08, 0.12, 0.4, 0.44, 0.8, 0.84, 0.88]
+
+
+def test_a_full_disk_is_reported_with_the_frames_kept(tiny_random_weights, tmp_path, monkeypatch, capsys):
+    import errno
+
+    from personalive_core.cli import main
+    from personalive_core.video_writer import VideoWriter
+
+    portrait, video = write_demo_inputs(tmp_path, size=64, frames=10, fps=10)
+    real_write, calls = VideoWriter.write, []
+
+    def write_then_fill_the_disk(self, frames, times=None):
+        calls.append(frames.shape[0])
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(self, frames, times)
+
+    monkeypatch.setattr(VideoWriter, "write", write_then_fill_the_disk)
+    out = tmp_path / "full.mp4"
+    assert main(["animate", "--reference", str(portrait), "--driving", str(video), "--output", str(out),
+                 "--weights", str(tiny_random_weights), "--size", "64"]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and f"after {calls[0]} frames" in err and "Traceback" not in err
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == calls[0]

@@ -68,6 +68,7 @@ def _sigterm_as_interrupt():
 def run(args: argparse.Namespace) -> int:
     portrait, driving, output, device = _checked_inputs(args)
     from ..animate import animate_frames
+    from ..errors import OutputError
     from ..loading import load_models
     from ..video_io import DrivingFrames, VideoWriter
     from ..window import LEAD_IN_FRAMES
@@ -92,18 +93,31 @@ def run(args: argparse.Namespace) -> int:
     restore_sigterm = _sigterm_as_interrupt()
     writer = VideoWriter(output, driving.fps, audio_from=None if driving.is_image else driving.path,
                          audio_delay=lead_in / driving.fps)
-    interrupted = False
+    interrupted, write_error = False, None
     try:
         for chunk in frames:
-            writer.write(chunk, [shown_at(writer.frames + i) for i in range(chunk.shape[0])])
+            try:
+                writer.write(chunk, [shown_at(writer.frames + i) for i in range(chunk.shape[0])])
+            except OSError as exc:  # a full disk, a lost drive
+                write_error = exc
+                break
             rate = writer.frames / max(time.time() - started, 1e-9)
             print(f"\r{writer.frames} frames animated ({rate:.2f} frames/s)", end="", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        writer.close()  # keep what was produced, even after an error, Ctrl-C or SIGTERM
+        try:
+            writer.close()  # keep what was produced, even after an error, Ctrl-C or SIGTERM
+        except OSError as exc:
+            write_error = write_error or exc
         restore_sigterm()
         print(file=sys.stderr)
+    if write_error is not None:
+        raise OutputError(
+            f"Writing {output} failed ({write_error.strerror or write_error}) after {writer.frames} frames; the "
+            "file keeps the frames up to its last keyframe (one per second). Free disk space or choose another "
+            "folder, then run again."
+        )
     if interrupted:
         print(f"interrupted: {writer.frames} frames are in {output.resolve()}", file=sys.stderr)
         return 130
