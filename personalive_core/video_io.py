@@ -71,20 +71,20 @@ class DrivingFrames:
     fractions, so a variable-frame-rate video keeps its timing). A video damaged part-way (e.g. a
     broken download) ends at the damage with a warning."""
 
-    def __init__(self, path: str | Path, size: int):
-        self.source = probe_driving(path)
+    def __init__(self, source: DrivingSource | str | Path, size: int):
+        self.source = source if isinstance(source, DrivingSource) else probe_driving(source)
         self.size = size
         self.times: list[Fraction] = []
+        self._start: Fraction | None = None
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        self.times = []
+        self.times, self._start = [], None
         if self.source.is_image:
             self.times.append(Fraction(0))
             yield square_frame(open_image(self.source.path), self.size)
             return
         with av.open(str(self.source.path)) as container:
             frames = container.decode(video=0)
-            start = None
             while True:
                 try:
                     frame = next(frames)
@@ -94,16 +94,17 @@ class DrivingFrames:
                     warnings.warn(f"the driving video {self.source.path} is damaged after frame {len(self.times)} "
                                   f"({exc}); animating the frames before the damage", stacklevel=2)
                     return
-                self.times.append(self._time(frame, start))
-                start = self.times[0] if start is None else start
+                self.times.append(self._time(frame))
                 yield square_frame(frame.to_image(), self.size)
 
-    def _time(self, frame, start: Fraction | None) -> Fraction:
-        """The frame's presentation time from the first frame; one frame after the last when it has none."""
+    def _time(self, frame) -> Fraction:
+        """The frame's presentation time from the first frame's; one frame after the last when it has none."""
         if frame.pts is None or frame.time_base is None:
             return self.times[-1] + 1 / self.source.fps if self.times else Fraction(0)
         time = Fraction(frame.pts) * Fraction(frame.time_base)
-        return time if start is None else time + self.times[0] - start
+        if self._start is None:
+            self._start = time
+        return time - self._start
 
 
 def read_frames(path: str | Path, size: int) -> Iterator[torch.Tensor]:

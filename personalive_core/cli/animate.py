@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         print("NOTE: tiny RANDOM weights: the output shows the pipeline running, and is noise.", file=sys.stderr)
     started = time.time()
     models = load_models(weights, dtype=args.precision, device=device)
-    reader = DrivingFrames(driving.path, args.size)
+    reader = DrivingFrames(driving, args.size)  # already probed: not opened twice before the run
     frames = animate_frames(models, portrait, reader, size=args.size, seed=args.seed,
                             include_lead_in=args.include_lead_in, decode_chunk=args.decode_chunk)
     lead_in = LEAD_IN_FRAMES if args.include_lead_in else 0
