@@ -1,59 +1,79 @@
-"""Writing animated frames as an H.264 video with the driving video's audio, progressively."""
+"""Writing animated frames as a video file (H.264, VP9 or GIF) with the driving video's sound, progressively."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
 import av
+import numpy as np
 import torch
+from PIL import Image
+
+from .audio_track import AudioTrack
 
 TIME_BASE = Fraction(1, 90000)  # the MPEG clock: exact for 24, 25, 30, 30000/1001 ... fps
 
 
+@dataclass(frozen=True)
+class VideoFormat:
+    """How one kind of output file is encoded."""
+
+    codec: str
+    pix_fmt: str
+    options: dict = field(default_factory=dict)
+    container_options: dict = field(default_factory=dict)
+    audio: str | None = "copy"  # "copy" the driving video's sound, "opus" re-encode it, None: no sound
+    time_base: Fraction = TIME_BASE
+
+
+_H264 = dict(codec="libx264", pix_fmt="yuv420p", options={"crf": "18"})
+_FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+delay_moov"}  # playable while being written
+VIDEO_FORMATS = {
+    ".mp4": VideoFormat(**_H264, container_options=_FRAGMENTED),
+    ".mov": VideoFormat(**_H264, container_options=_FRAGMENTED),
+    ".mkv": VideoFormat(**_H264),
+    ".webm": VideoFormat("libvpx-vp9", "yuv420p", {"crf": "30", "b": "0", "deadline": "good", "cpu-used": "4",
+                                                    "row-mt": "0"}, audio="opus"),
+    ".gif": VideoFormat("gif", "pal8", audio=None, time_base=Fraction(1, 100)),  # GIF counts in 1/100 s
+}
+
+
 class VideoWriter:
-    """Writes RGB frames to an H.264 video as they arrive; copies the audio of `audio_from` on close,
-    `audio_delay` seconds late (the lead-in's length when it is written).
+    """Writes RGB frames to a video as they arrive; adds the sound of `audio_from` on close, `audio_delay`
+    seconds late (the lead-in's length when it is written). The suffix of `path` picks the format
+    (`VIDEO_FORMATS`).
 
     The file is written progressively and stays playable: MP4/MOV are fragmented with a keyframe every
     second and every packet goes to disk at once, so even a killed process leaves the frames up to the
     last keyframe before the encoder's look-ahead; `close` (also after Ctrl-C or an error) keeps every
     frame. Encoding runs on one thread, so the same frames always give the same file."""
 
-    def __init__(self, path: str | Path, fps: Fraction, audio_from: str | Path | None = None, crf: int = 18,
+    def __init__(self, path: str | Path, fps: Fraction, audio_from: str | Path | None = None, crf: int | None = None,
                  audio_delay: float = 0.0):
         self.path = Path(path)
+        self.format = VIDEO_FORMATS[self.path.suffix.lower()]
         self.fps = Fraction(fps)
         self.audio_delay = float(audio_delay)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        options = {"flush_packets": "1"}
-        if self.path.suffix.lower() in (".mp4", ".mov"):
-            options["movflags"] = "frag_keyframe+empty_moov+delay_moov"
-        self.container = av.open(str(self.path), mode="w", options=options)
-        self.stream = self.container.add_stream("libx264", rate=fps)
-        self.stream.pix_fmt = "yuv420p"
-        self.stream.options = {"crf": str(crf), "g": str(max(1, round(self.fps)))}
-        self.stream.codec_context.thread_count = 1  # x264's thread count changes its output: keep files reproducible
-        self.stream.codec_context.time_base = TIME_BASE  # fine enough for any frame time (variable frame rates)
+        # bitexact: no random ids or dates in the file, so the same frames give the same bytes
+        muxing = {"flush_packets": "1", "fflags": "+bitexact", **self.format.container_options}
+        self.container = av.open(str(self.path), mode="w", options=muxing)
+        self.stream = self.container.add_stream(self.format.codec, rate=fps)
+        self.stream.pix_fmt = self.format.pix_fmt
+        options = dict(self.format.options, g=str(max(1, round(self.fps))))
+        if crf is not None:
+            options["crf"] = str(crf)
+        self.stream.options = options
+        self.stream.codec_context.thread_count = 1  # encoder threads change the output: keep files reproducible
+        self.stream.codec_context.time_base = self.format.time_base  # fine enough for any frame time
         self._last_pts = -1
-        self.audio_in = self._open_audio(audio_from)
-        self.audio_out = self.container.add_stream_from_template(self.audio_in.streams.audio[0]) if self.audio_in else None
+        self.audio = None
+        if self.format.audio is not None:
+            self.audio = AudioTrack.open(audio_from, self.container, reencode=self.format.audio == "opus")
         self.frames = 0
-
-    @staticmethod
-    def _open_audio(source):
-        """The container of `source` when it has an audio stream (images and silent videos have none)."""
-        if source is None:
-            return None
-        try:
-            container = av.open(str(source))
-        except (av.FFmpegError, OSError):
-            return None
-        if container.streams.audio:
-            return container
-        container.close()
-        return None
 
     def write(self, frames: torch.Tensor, times: Sequence[Fraction] | None = None) -> None:
         """Frames (k,H,W,3) in [0,1], shown at `times` (seconds; default: one frame after another at `fps`)."""
@@ -63,9 +83,10 @@ class VideoWriter:
         for rgb, time in zip(array, times, strict=True):
             if self.frames == 0:
                 self.stream.height, self.stream.width = rgb.shape[:2]
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts = self._last_pts = max(round(Fraction(time) / TIME_BASE), self._last_pts + 1)
-            frame.time_base = TIME_BASE
+            frame = _paletted(rgb) if self.format.pix_fmt == "pal8" else av.VideoFrame.from_ndarray(rgb, "rgb24")
+            tick = self.format.time_base
+            frame.pts = self._last_pts = max(round(Fraction(time) / tick), self._last_pts + 1)
+            frame.time_base = tick
             for packet in self.stream.encode(frame):
                 self.container.mux(packet)
             self.frames += 1
@@ -73,30 +94,26 @@ class VideoWriter:
     @property
     def duration(self) -> float:
         """Seconds of video written: up to the last frame's time plus one frame."""
-        return float(max(self._last_pts, 0) * TIME_BASE + 1 / self.fps) if self.frames else 0.0
+        return float(max(self._last_pts, 0) * self.format.time_base + 1 / self.fps) if self.frames else 0.0
 
     def close(self) -> None:
-        """Flush the encoder, copy the audio up to the video's length, and finish the file."""
+        """Flush the encoder, add the sound up to the video's length, and finish the file."""
         try:
             for packet in self.stream.encode():
                 self.container.mux(packet)
-            if self.audio_in is not None and self.frames:
-                self._copy_audio(self.duration)
+            if self.audio is not None and self.frames:
+                self.audio.write(self.duration, self.audio_delay)
         finally:
-            if self.audio_in is not None:
-                self.audio_in.close()
+            if self.audio is not None:
+                self.audio.close()
             self.container.close()
 
-    def _copy_audio(self, duration: float) -> None:
-        audio = self.audio_in.streams.audio[0]
-        shift = round(self.audio_delay / audio.time_base) if self.audio_delay else 0
-        for packet in self.audio_in.demux(audio):
-            if packet.dts is None:
-                continue
-            if packet.pts is not None and float(packet.pts * audio.time_base) + self.audio_delay > duration:
-                break
-            if shift:
-                packet.pts = None if packet.pts is None else packet.pts + shift
-                packet.dts += shift
-            packet.stream = self.audio_out
-            self.container.mux(packet)
+
+def _paletted(rgb: np.ndarray) -> av.VideoFrame:
+    """An 8-bit palette frame for GIF: the frame's own 256 colours (median cut, dithered), deterministic."""
+    image = Image.fromarray(rgb).quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.FLOYDSTEINBERG)
+    colours = np.zeros((256, 4), np.uint8)
+    palette = np.asarray(image.getpalette()[: 256 * 3], np.uint8).reshape(-1, 3)
+    colours[: len(palette), 1:] = palette
+    colours[:, 0] = 255  # opaque
+    return av.VideoFrame.from_ndarray((np.asarray(image), colours), format="pal8")

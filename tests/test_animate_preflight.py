@@ -79,12 +79,10 @@ def test_unreadable_driving_inputs(capsys, tmp_path, demo, kind, message):
 
 
 @pytest.mark.parametrize("name, message", [
-    ("out.gif", "must end in one of .mp4, .mov, .mkv"),
-    ("out.png", "must end in one of"),
-    ("out.webm", "must end in one of"),
-    ("out", "must end in one of"),
-    (".", "is a folder"),
+    ("out.avi", "must end in one of .mp4, .mov, .mkv, .webm, .gif or a folder"),
+    ("out.png", "Cannot write the animation to the single image"),
     ("portrait.png/out.mp4", "is a file, not a folder"),
+    ("portrait.png/frames/", "is a file, not a folder"),
 ])
 def test_unusable_output_paths(capsys, tmp_path, demo, name, message):
     portrait, video = demo

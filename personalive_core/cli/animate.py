@@ -10,12 +10,13 @@ import time
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("animate", help="animate a portrait with a driving video or image and write an MP4")
+    p = sub.add_parser("animate", help="animate a portrait with a driving video or image and write a video")
     p.add_argument("--reference", required=True,
                    help="portrait image (stretched to --size as the original; transparency becomes white)")
     p.add_argument("--driving", required=True, help="driving video (any format FFmpeg reads) or a single image")
     p.add_argument("--output", required=True,
-                   help="output .mp4, .mov or .mkv (frame rate and audio of the driving video)")
+                   help="output .mp4, .mov, .mkv (H.264), .webm (VP9), .gif, or a folder (name/ or no suffix) "
+                        "for numbered PNG frames; videos keep the driving video's frame times and sound")
     p.add_argument("--weights", help="weights folder in the official layout (see inspect-weights)")
     p.add_argument("--tiny-random-weights", action="store_true",
                    help="demo without downloads: generate tiny RANDOM weights; the output is noise")
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from ..animate import animate_frames
     from ..errors import OutputError
     from ..loading import load_models
-    from ..video_io import DrivingFrames, VideoWriter
+    from ..video_io import DrivingFrames
     from ..window import LEAD_IN_FRAMES
 
     weights = args.weights
@@ -91,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
         return index / driving.fps if index < lead_in else lead_in / driving.fps + reader.times[index - lead_in]
 
     restore_sigterm = _sigterm_as_interrupt()
-    writer = VideoWriter(output, driving.fps, audio_from=None if driving.is_image else driving.path,
+    if not driving.is_image and not output.has_sound:
+        print(f"NOTE: {output.path.name} has no sound track: the driving video's sound is left out.", file=sys.stderr)
+    writer = output.open(driving.fps, audio_from=None if driving.is_image else driving.path,
                          audio_delay=lead_in / driving.fps)
     interrupted, write_error = False, None
     try:
@@ -113,13 +116,14 @@ def run(args: argparse.Namespace) -> int:
         restore_sigterm()
         print(file=sys.stderr)
     if write_error is not None:
+        kept = ("the folder keeps every one of them" if output.is_frame_folder
+                else "the file keeps the frames up to its last keyframe (one per second)")
         raise OutputError(
-            f"Writing {output} failed ({write_error.strerror or write_error}) after {writer.frames} frames; the "
-            "file keeps the frames up to its last keyframe (one per second). Free disk space or choose another "
-            "folder, then run again."
+            f"Writing {output.path} failed ({write_error.strerror or write_error}) after {writer.frames} frames; "
+            f"{kept}. Free disk space or choose another folder, then run again."
         )
     if interrupted:
-        print(f"interrupted: {writer.frames} frames are in {output.resolve()}", file=sys.stderr)
+        print(f"interrupted: {writer.frames} frames are in {output.path.resolve()}", file=sys.stderr)
         return 130
-    print(f"wrote {writer.frames} frames to {output.resolve()}")
+    print(f"wrote {writer.frames} frames to {output.path.resolve()}")
     return 0
