@@ -35,9 +35,16 @@ class OutputTarget:
         return VideoWriter(self.path, fps, audio_from=audio_from, audio_delay=audio_delay)
 
 
-def check_output_path(path: str | Path, inputs: Iterable[str | Path] = ()) -> OutputTarget:
+def progress_folder(output: str | Path) -> Path:
+    """Where a resumable render of `output` keeps its frames and checkpoint: `OUTPUT.resume/` beside it."""
+    output = Path(output)
+    return output.with_name(output.name + ".resume")
+
+
+def check_output_path(path: str | Path, inputs: Iterable[str | Path] = (), resuming: bool = False) -> OutputTarget:
     """Where the animation can be written: a video file by its suffix, or a folder of PNG frames (an existing
-    folder, a name ending in '/', or a name with no suffix). Raises `InputError` saying why not."""
+    folder, a name ending in '/', or a name with no suffix). A folder of PNG frames may already hold
+    frames only when `resuming` a render of it. Raises `InputError` saying why not."""
     text = str(path)
     path = Path(path).expanduser()
     as_folder = path.is_dir() or text.endswith(("/", os.sep)) or not path.suffix
@@ -53,7 +60,8 @@ def check_output_path(path: str | Path, inputs: Iterable[str | Path] = ()) -> Ou
     if not parent.is_dir():
         raise InputError(f"Cannot write {path}: {parent} is a file, not a folder.")
     if as_folder:
-        _check_frame_folder(path)
+        if not (resuming and progress_folder(path).is_dir()):
+            _check_frame_folder(path)
         target = path if path.exists() else parent
         if not os.access(target, os.W_OK | os.X_OK):
             raise InputError(f"Cannot write PNG frames into {path}: no permission to create files in {target}.")

@@ -27,6 +27,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--include-lead-in", action="store_true",
                    help="also write the 12 frames that move from the reference pose to the first driving pose")
     p.add_argument("--decode-chunk", type=_positive, default=4, help="frames decoded at once by the VAE")
+    p.add_argument("--resume", action="store_true",
+                   help="resumable render: keep frames and a checkpoint in OUTPUT.resume/ and continue from it when "
+                        "run again after a crash or Ctrl-C; the output appears at the end, identical to a plain run")
+    p.add_argument("--checkpoint-every", type=_positive, default=10, metavar="K",
+                   help="with --resume: save a checkpoint every K windows of 4 frames (default 10)")
     p.set_defaults(func=run)
 
 
@@ -50,7 +55,7 @@ def _checked_inputs(args: argparse.Namespace):
         raise InputError("Give either --weights ROOT (the official weights) or --tiny-random-weights (a noise demo).")
     portrait = open_image(args.reference)
     driving = probe_driving(args.driving)
-    output = check_output_path(args.output, inputs=[args.reference, args.driving])
+    output = check_output_path(args.output, inputs=[args.reference, args.driving], resuming=args.resume)
     return portrait, driving, output, resolve_device(args.device)
 
 
@@ -68,11 +73,9 @@ def _sigterm_as_interrupt():
 
 def run(args: argparse.Namespace) -> int:
     portrait, driving, output, device = _checked_inputs(args)
-    from ..animate import animate_frames
-    from ..errors import OutputError
-    from ..loading import load_models
-    from ..video_io import DrivingFrames
-    from ..window import LEAD_IN_FRAMES
+    from ..loading import load_models, resolve_dtype
+    from ..render import Render, RenderInterrupted, RenderOptions, render_fingerprint
+    from ..resume_store import ResumeStore
 
     weights = args.weights
     if args.tiny_random_weights:
@@ -80,50 +83,30 @@ def run(args: argparse.Namespace) -> int:
 
         weights = cached_tiny_weights()
         print("NOTE: tiny RANDOM weights: the output shows the pipeline running, and is noise.", file=sys.stderr)
+    options = RenderOptions(size=args.size, seed=args.seed, include_lead_in=args.include_lead_in,
+                            decode_chunk=args.decode_chunk)
+    if args.resume:  # a checkpoint of another render is refused before the models load
+        fingerprint = render_fingerprint(args.reference, driving, options, weights,
+                                         resolve_dtype(args.precision, device), device)
+        ResumeStore(output.path, fingerprint).load()
     started = time.time()
     models = load_models(weights, dtype=args.precision, device=device)
-    reader = DrivingFrames(driving, args.size)  # already probed: not opened twice before the run
-    frames = animate_frames(models, portrait, reader, size=args.size, seed=args.seed,
-                            include_lead_in=args.include_lead_in, decode_chunk=args.decode_chunk)
-    lead_in = LEAD_IN_FRAMES if args.include_lead_in else 0
-
-    def shown_at(index: int):
-        """Output frame `index` is shown when its driving frame is, after the lead-in (at the driving rate)."""
-        return index / driving.fps if index < lead_in else lead_in / driving.fps + reader.times[index - lead_in]
-
-    restore_sigterm = _sigterm_as_interrupt()
     if not driving.is_image and not output.has_sound:
         print(f"NOTE: {output.path.name} has no sound track: the driving video's sound is left out.", file=sys.stderr)
-    writer = output.open(driving.fps, audio_from=None if driving.is_image else driving.path,
-                         audio_delay=lead_in / driving.fps)
-    interrupted, write_error = False, None
+
+    def progress(frames: int) -> None:
+        rate = frames / max(time.time() - started, 1e-9)
+        print(f"\r{frames} frames animated ({rate:.2f} frames/s)", end="", file=sys.stderr, flush=True)
+
+    render = Render(models, portrait, driving, output, options, progress)
+    restore_sigterm = _sigterm_as_interrupt()
     try:
-        for chunk in frames:
-            try:
-                writer.write(chunk, [shown_at(writer.frames + i) for i in range(chunk.shape[0])])
-            except OSError as exc:  # a full disk, a lost drive
-                write_error = exc
-                break
-            rate = writer.frames / max(time.time() - started, 1e-9)
-            print(f"\r{writer.frames} frames animated ({rate:.2f} frames/s)", end="", file=sys.stderr, flush=True)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        try:
-            writer.close()  # keep what was produced, even after an error, Ctrl-C or SIGTERM
-        except OSError as exc:
-            write_error = write_error or exc
-        restore_sigterm()
-        print(file=sys.stderr)
-    if write_error is not None:
-        kept = ("the folder keeps every one of them" if output.is_frame_folder
-                else "the file keeps the frames up to its last keyframe (one per second)")
-        raise OutputError(
-            f"Writing {output.path} failed ({write_error.strerror or write_error}) after {writer.frames} frames; "
-            f"{kept}. Free disk space or choose another folder, then run again."
-        )
-    if interrupted:
-        print(f"interrupted: {writer.frames} frames are in {output.path.resolve()}", file=sys.stderr)
+        result = render.run_resumable(fingerprint, args.checkpoint_every) if args.resume else render.run()
+    except RenderInterrupted as exc:
+        print(f"\n{exc}", file=sys.stderr)
         return 130
-    print(f"wrote {writer.frames} frames to {output.path.resolve()}")
+    finally:
+        restore_sigterm()
+    resumed = f" ({result.resumed_at} of them by an earlier run)" if result.resumed_at else ""
+    print(f"\nwrote {result.frames} frames{resumed} to {output.path.resolve()}")
     return 0
