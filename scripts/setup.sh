@@ -19,7 +19,7 @@ echo "[setup] installing requirements"
 "${PIP[@]}" -r requirements.txt
 if [ "${1:-}" = "--test" ]; then
   # playwright: the Python package only; the browser tests drive the system's Chromium.
-  "${PIP[@]}" "pytest>=8" "websocket-client>=1.7" "playwright>=1.40"
+  "${PIP[@]}" "pytest>=8" "websocket-client>=1.7" "playwright>=1.40" "ray>=2.40"
   # The optional face-mesh crops; 0.10.14 ships the legacy face-mesh model and keeps numpy 2.
   if .venv/bin/python -c "import sys; sys.exit(sys.version_info >= (3, 13))"; then
     "${PIP[@]}" "mediapipe==0.10.14"

@@ -58,3 +58,11 @@ def tiny_models(tiny_weights):
     from personalive_core.loading import load_models
 
     return load_models(tiny_weights, dtype="fp32", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def tiny_random_weights(tmp_path_factory) -> Path:
+    """Tiny seeded random weights in the official layout (no ../shared needed)."""
+    from personalive_core.tiny_weights import write_tiny_weights
+
+    return write_tiny_weights(tmp_path_factory.mktemp("tiny-random"))

@@ -9,12 +9,6 @@ import av
 import pytest
 
 from personalive_core.demo_inputs import write_demo_inputs
-from personalive_core.tiny_weights import write_tiny_weights
-
-
-@pytest.fixture(scope="module")
-def tiny_random_weights(tmp_path_factory):
-    return write_tiny_weights(tmp_path_factory.mktemp("tiny-random"))
 
 
 def _run(*args):

@@ -16,13 +16,7 @@ from personalive_core.cli import main
 from personalive_core.demo_inputs import write_demo_inputs
 from personalive_core.errors import InputError
 from personalive_core.output_path import check_output_path
-from personalive_core.tiny_weights import write_tiny_weights
 from personalive_core.video_writer import VideoWriter
-
-
-@pytest.fixture(scope="module")
-def tiny_random_weights(tmp_path_factory):
-    return write_tiny_weights(tmp_path_factory.mktemp("tiny-random"))
 
 
 @pytest.fixture(scope="module")

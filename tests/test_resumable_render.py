@@ -17,14 +17,8 @@ from PIL import Image
 from personalive_core.cli import main
 from personalive_core.demo_inputs import write_demo_inputs
 from personalive_core.frame_folder import FrameFolderWriter
-from personalive_core.tiny_weights import write_tiny_weights
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def tiny_random_weights(tmp_path_factory):
-    return write_tiny_weights(tmp_path_factory.mktemp("tiny-random"))
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,13 @@ HELP = "run an API-format workflow on a ComfyUI server (upload, queue, progress,
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("workflow", type=Path, help="API-format workflow JSON (e.g. workflows/api/*.json)")
-    parser.add_argument("--server", default="http://127.0.0.1:8188", help="ComfyUI address (default %(default)s)")
+    parser.add_argument("--server", dest="servers", action="append", default=None,
+                        help="ComfyUI address (default http://127.0.0.1:8188); repeat it with --jobs to spread the "
+                             "jobs over several servers, one prompt at a time each")
+    parser.add_argument("--jobs", type=Path, help="JSON Lines file, one prompt per line: "
+                        '{"set": {"NODE.INPUT": VALUE, ...}, "output_dir": DIR}; finished jobs are skipped')
+    parser.add_argument("--retries", type=int, default=2, help="with --jobs: tries again after a failed run")
+    parser.add_argument("--summary", type=Path, help="with --jobs: JSON summary path (default JOBS.summary.json)")
     parser.add_argument(
         "--set",
         dest="assignments",
@@ -93,17 +99,22 @@ def _progress_printer(prompt: dict[str, Any], stream) -> Callable[[str, dict], N
 
 def run(args: argparse.Namespace) -> int:
     out, err = sys.stdout, sys.stderr
-    client = ComfyClient(args.server)
-    try:
+    servers = args.servers or ["http://127.0.0.1:8188"]
+    if args.jobs is not None:
+        return _run_jobs(args, servers)
+    if len(servers) > 1:
+        print("error: several --server addresses need --jobs (one prompt per line) to share out", file=err)
+        return EXIT_BAD_REQUEST
+    client = ComfyClient(servers[0])
+
+    def prepare():
         prompt = load_api_workflow(args.workflow)
         client.check_server()  # fail early and clearly when the server is not there, or not ComfyUI
-        apply_overrides(prompt, args.assignments, client.upload)
-    except ServerUnreachable as exc:
-        print(f"error: {exc}", file=err)
-        return EXIT_UNREACHABLE
-    except (ComfyError, OSError, ValueError) as exc:
-        print(f"error: {exc}", file=err)
-        return EXIT_BAD_REQUEST
+        return apply_overrides(prompt, args.assignments, client.upload)
+
+    prompt, failed = _checked(prepare)
+    if failed is not None:
+        return failed
 
     on_event = None if args.quiet else _progress_printer(prompt, err)
     ws = None
@@ -154,6 +165,52 @@ def run(args: argparse.Namespace) -> int:
         print(f"saved {f}", file=err)
     print(f"finished {result.prompt_id} in {result.seconds:.1f}s", file=err)
     return EXIT_OK
+
+
+def _checked(step: Callable[[], Any]) -> tuple[Any, int | None]:
+    """(what `step` returns, None), or (None, exit status) after printing why it failed."""
+    try:
+        return step(), None
+    except ServerUnreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None, EXIT_UNREACHABLE
+    except (ComfyError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None, EXIT_BAD_REQUEST
+
+
+def _run_jobs(args: argparse.Namespace, servers: list[str]) -> int:
+    """`--jobs`: the workflow once per line of the jobs file, spread over `servers`, with a summary."""
+    from ..comfy_client.spread import read_queue_jobs, spread_jobs
+    from ..text_table import text_table
+
+    err = sys.stderr
+
+    def prepare():
+        loaded = load_api_workflow(args.workflow), read_queue_jobs(args.jobs)
+        for server in servers:
+            ComfyClient(server).check_server()
+        return loaded
+
+    loaded, failed = _checked(prepare)
+    if failed is not None:
+        return failed
+    prompt, jobs = loaded
+
+    def report(result) -> None:
+        if not args.quiet:
+            print(f"line {result.job.line}: {result.status} {result.server} {result.error}".rstrip(), file=err)
+
+    results = spread_jobs(prompt, jobs, servers, args.retries, args.timeout, not args.no_download, report)
+    rows = [(r.job.line, r.server or "-", f"{r.seconds:.1f}", r.status, r.job.output_dir) for r in results]
+    print(text_table(("line", "server", "seconds", "status", "output"), rows), file=err)
+    for r in results:
+        if r.status == "failed":
+            print(f"line {r.job.line}: {r.error}", file=err)
+    summary = args.summary or args.jobs.with_name(args.jobs.name + ".summary.json")
+    summary.write_text(json.dumps([r.to_dict() for r in results], indent=2) + "\n", encoding="utf-8")
+    print(f"summary: {summary}", file=err)
+    return EXIT_RUN_FAILED if any(r.status == "failed" for r in results) else EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -126,6 +126,17 @@ def tiny_weights_root(tmp_path_factory) -> Path:
     return Path(api.make_tiny_weights(tmp_path_factory.mktemp("tiny_weights") / "tiny"))
 
 
+def tiny_server(run_dir: Path, tiny_weights_root: Path) -> "server.ComfyServer":
+    """A ComfyUI server (not started) with the pack, the tiny weights as models/personalive/tiny, and the
+    shipped workflows' input files in input/."""
+    srv = server.ComfyServer(run_dir)
+    srv.prepare()
+    (srv.models_dir / "personalive").mkdir(parents=True)
+    (srv.models_dir / "personalive" / "tiny").symlink_to(tiny_weights_root, target_is_directory=True)
+    media.write_inputs(srv.input_dir, DRIVING_FRAMES)
+    return srv
+
+
 @pytest.fixture(scope="session")
 def comfy_server(tmp_path_factory, artefacts_dir, request):
     """A running ComfyUI with the pack, tiny weights in models/personalive/tiny, a second weights folder
@@ -136,17 +147,13 @@ def comfy_server(tmp_path_factory, artefacts_dir, request):
         unavailable(str(exc))
     tiny_weights_root = request.getfixturevalue("tiny_weights_root")
     run_dir = tmp_path_factory.mktemp("comfy_run")
-    srv = server.ComfyServer(run_dir)
-    srv.prepare()
-    (srv.models_dir / "personalive").mkdir(parents=True)
-    (srv.models_dir / "personalive" / "tiny").symlink_to(tiny_weights_root, target_is_directory=True)
+    srv = tiny_server(run_dir, tiny_weights_root)
     extra_root = tmp_path_factory.mktemp("extra_models")
     (extra_root / "elsewhere").mkdir()
     (extra_root / "elsewhere" / "tiny_extra").symlink_to(tiny_weights_root, target_is_directory=True)
     yaml_path = run_dir / "extra_model_paths.yaml"
     yaml_path.write_text(f"personalive_tests:\n  base_path: {extra_root}\n  personalive: elsewhere\n")
     srv.extra_args = ["--extra-model-paths-config", str(yaml_path), "--preview-method", "latent2rgb"]
-    media.write_inputs(srv.input_dir, DRIVING_FRAMES)
     srv.start()
     try:
         yield srv
