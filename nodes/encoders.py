@@ -70,11 +70,18 @@ class MotionEncode:
                 "reference": ("IMAGE", {"tooltip": "The same reference image given to ExtractLivePortraitKeypoints."}),
                 "driving": ("IMAGE", {"tooltip": "The same driving frames given to ExtractLivePortraitKeypoints."}),
                 "keypoints": (KEYPOINTS, {"tooltip": "From ExtractLivePortraitKeypoints (gives the face crops)."}),
-            }
+            },
+            "optional": {
+                "expression_strength": ("FLOAT", {
+                    "default": 1.0, "min": 0.0, "max": 2.0, "step": 0.05,
+                    "tooltip": "How much of the driver's expression to take: 0 the reference's, 1 the driver's, "
+                    "above 1 exaggerates (relative to the driver's first frame when the keypoints are relative)."}),
+            },
         }
 
     @node_method
-    def encode(self, models, reference, driving, keypoints):
+    def encode(self, models, reference, driving, keypoints, expression_strength: float = 1.0):
         core_models = models.on_device()
         check_interrupt()
-        return (api.encode_motion(core_models, reference, driving, keypoints).to(mm.intermediate_device()),)
+        motion = api.encode_motion(core_models, reference, driving, keypoints, expression_strength=expression_strength)
+        return (motion.to(mm.intermediate_device()),)

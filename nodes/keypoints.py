@@ -6,6 +6,7 @@ import comfy.model_management as mm
 
 from personalive_core import api
 from personalive_core.checks import CROP_METHODS, crop_method_problem
+from personalive_core.motion_controls import MODES, MotionControls
 
 from .common import (
     CATEGORY,
@@ -54,7 +55,20 @@ class ExtractLivePortraitKeypoints(SizeWidget):
                     },
                 ),
                 "size": SIZE_INPUT,
-            }
+            },
+            "optional": {
+                "pose_strength": ("FLOAT", {
+                    "default": 1.0, "min": 0.0, "max": 2.0, "step": 0.05,
+                    "tooltip": "How much of the driver's head pose to take: 0 keeps the reference's pose, 1 the "
+                    "driver's (rotations interpolated along the shortest path), above 1 exaggerates."}),
+                "motion_mode": (list(MODES), {
+                    "default": "absolute",
+                    "tooltip": "absolute: copy the driver's pose and expression. relative: the driver's first frame "
+                    "counts as neutral, so only its changes move the portrait (MotionEncode follows this too)."}),
+                "smoothing": ("FLOAT", {
+                    "default": 0.0, "min": 0.0, "max": 1.0, "step": 0.05,
+                    "tooltip": "Smooths jittery head motion (a causal One-Euro filter): 0 off, 1 strongest."}),
+            },
         }
 
     @classmethod
@@ -65,10 +79,13 @@ class ExtractLivePortraitKeypoints(SizeWidget):
         return problem or super().VALIDATE_INPUTS(size)
 
     @node_method
-    def extract(self, models, reference, driving, crop_method: str, size: int = 512):
+    def extract(self, models, reference, driving, crop_method: str, size: int = 512, pose_strength: float = 1.0,
+                motion_mode: str = "absolute", smoothing: float = 0.0):
+        controls = MotionControls(pose_strength=pose_strength, mode=motion_mode, smoothing=smoothing)
         core_models = models.on_device()
         check_interrupt()
-        kps = api.extract_keypoints(core_models, reference, driving, crop_method=crop_method, size=size)
+        kps = api.extract_keypoints(core_models, reference, driving, crop_method=crop_method, size=size,
+                                    controls=controls)
         return (kps.to(mm.intermediate_device()),)  # cached by ComfyUI: keep it off the compute device
 
 

@@ -15,6 +15,7 @@ from PIL import Image
 
 from .decoding import decode_chunks, unscale
 from .loading import PersonaLiveModels
+from .motion_controls import MotionControls
 from .reference import encode_reference
 from .streaming import SeededNoise, StreamSession
 from .streaming.noise import NoiseSource
@@ -28,10 +29,12 @@ class Animation:
 
     @torch.no_grad()
     def __init__(self, models: PersonaLiveModels, portrait: Image.Image, size: int = 512, seed: int = 0,
-                 include_lead_in: bool = False, decode_chunk: int = 4, noise: NoiseSource | None = None):
+                 include_lead_in: bool = False, decode_chunk: int = 4, noise: NoiseSource | None = None,
+                 controls: MotionControls | None = None):
         self.models, self.decode_chunk = models, decode_chunk
         reference = encode_reference(models, portrait, size=size)
-        self.session = StreamSession(models, reference, noise or SeededNoise(seed), include_lead_in=include_lead_in)
+        self.session = StreamSession(models, reference, noise or SeededNoise(seed), include_lead_in=include_lead_in,
+                                     controls=controls)
         self.frames_in = 0
         self.frames_out = 0
 
@@ -64,10 +67,10 @@ class Animation:
 
 def animate_frames(models: PersonaLiveModels, portrait: Image.Image, driving: Iterable[torch.Tensor], size: int = 512,
                    seed: int = 0, include_lead_in: bool = False, decode_chunk: int = 4,
-                   noise: NoiseSource | None = None) -> Iterator[torch.Tensor]:
+                   noise: NoiseSource | None = None, controls: MotionControls | None = None) -> Iterator[torch.Tensor]:
     """Yield output frames (k,S,S,3) float32 in [0,1] on the CPU, one per driving frame (3,S,S) in
-    [-1,1] (after the lead-in frames with `include_lead_in`)."""
-    animation = Animation(models, portrait, size, seed, include_lead_in, decode_chunk, noise)
+    [-1,1] (after the lead-in frames with `include_lead_in`); `controls` shape the driver's motion."""
+    animation = Animation(models, portrait, size, seed, include_lead_in, decode_chunk, noise, controls)
     for frame in driving:
         yield from animation.feed(frame)
     yield from animation.finish()

@@ -21,6 +21,7 @@ from .errors import PersonaLiveError
 from .frames import image_to_pil, signed_unit, square_pixels
 from .loading import PersonaLiveModels, load_models
 from .models.vae import vae_pixels
+from .motion_controls import MotionControls
 from .pose_map import render_pose_maps as _render
 from .reference import ReferenceFeatures, encode_reference as _encode_reference, keypoint_view
 from .streaming import ChunkConditioning, LeadIn, SeededNoise, StreamSession
@@ -56,6 +57,7 @@ class DrivingKeypoints:
     size: int
     crop_method: str
     frames: torch.Tensor  # (chunks*4, 3, S, S) uint8
+    controls: MotionControls = MotionControls()  # how the pose maps follow the driver (MotionEncode reads the mode)
 
     def pose(self, include_lead_in: bool = True) -> torch.Tensor:
         """Pose keypoints (12+N or N, 21, 3)."""
@@ -68,20 +70,22 @@ class DrivingKeypoints:
 
     def to(self, device) -> "DrivingKeypoints":
         return DrivingKeypoints([c.to(device) for c in self.chunks], self.num_frames, self.size, self.crop_method,
-                                self.frames.to(device))
+                                self.frames.to(device), self.controls)
 
 
 @torch.no_grad()
 def extract_keypoints(models: PersonaLiveModels, reference: torch.Tensor, driving: torch.Tensor,
-                      crop_method: str = "keypoints", size: int = 512) -> DrivingKeypoints:
-    """LivePortrait keypoints of every driving frame and of the lead-in from the reference pose."""
+                      crop_method: str = "keypoints", size: int = 512,
+                      controls: MotionControls | None = None) -> DrivingKeypoints:
+    """LivePortrait keypoints of every driving frame and of the lead-in from the reference pose; the pose
+    maps follow `controls` (pose strength, motion mode, smoothing; None: the driver as it is)."""
     reference = check_single_image(reference, "the reference")
     driving = check_image_batch(driving, "the driving batch")
     check_size(size)
     check_crop_method(crop_method)
     device, dtype = models.device, models.dtype
     portrait = image_to_pil(reference[0])
-    tracker = KeypointTracker(models.motion_extractor, keypoint_view(portrait).to(device, dtype), size)
+    tracker = KeypointTracker(models.motion_extractor, keypoint_view(portrait).to(device, dtype), size, controls)
     pixels = pad_to_chunks(torch.stack([square_pixels(image_to_pil(f), size) for f in driving]))
     chunks = [tracker(signed_unit(pixels[i:i + CHUNK_FRAMES]).to(device, dtype))
               for i in range(0, pixels.shape[0], CHUNK_FRAMES)]
@@ -92,7 +96,7 @@ def extract_keypoints(models: PersonaLiveModels, reference: torch.Tensor, drivin
         boxes = face_mesh_boxes(signed_unit(pixels))
         for i, chunk in enumerate(chunks):
             chunk.boxes = boxes[i * CHUNK_FRAMES:(i + 1) * CHUNK_FRAMES]
-    return DrivingKeypoints(chunks, driving.shape[0], size, crop_method, pixels)
+    return DrivingKeypoints(chunks, driving.shape[0], size, crop_method, pixels, controls or MotionControls())
 
 
 def render_pose_maps(kps: DrivingKeypoints, include_lead_in: bool = True) -> torch.Tensor:
@@ -124,14 +128,16 @@ class MotionTokens:
 
 @torch.no_grad()
 def encode_motion(models: PersonaLiveModels, reference: torch.Tensor, driving: torch.Tensor,
-                  kps: DrivingKeypoints) -> MotionTokens:
-    """Motion tokens of every driving frame from its face crop (the boxes in `kps`)."""
+                  kps: DrivingKeypoints, expression_strength: float = 1.0) -> MotionTokens:
+    """Motion tokens of every driving frame from its face crop (the boxes in `kps`), scaled by
+    `expression_strength` (relative to the driver's first frame when `kps` were made relative)."""
     reference = check_single_image(reference, "the reference")
     driving = check_image_batch(driving, "the driving batch")
     check_same_frames(driving.shape[0], "the driving batch", kps.num_frames, "the keypoints")
     device, dtype = models.device, models.dtype
     ref_image = vae_pixels(image_to_pil(reference[0]), kps.size)[0].to(device, dtype)
-    tracker = MotionTracker(models.motion_encoder, ref_image)
+    controls = MotionControls(expression_strength=expression_strength, mode=kps.controls.mode)
+    tracker = MotionTracker(models.motion_encoder, ref_image, controls)
     chunks = [tracker(signed_unit(kps.frames[i * CHUNK_FRAMES:(i + 1) * CHUNK_FRAMES]).to(device, dtype), c.to(device))
               for i, c in enumerate(kps.chunks)]
     first = chunks[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from typing import Callable
 
@@ -20,6 +20,7 @@ from .animate import Animation
 from .errors import OutputError, PersonaLiveError
 from .frame_folder import FrameFolderWriter, read_frame_folder
 from .loading import PersonaLiveModels
+from .motion_controls import MotionControls
 from .output_path import OutputTarget
 from .resume_store import ResumeStore, file_digest
 from .video_io import DrivingFrames, DrivingSource
@@ -36,6 +37,7 @@ class RenderOptions:
     seed: int = 42
     include_lead_in: bool = False
     decode_chunk: int = 4
+    controls: MotionControls = MotionControls()
 
 
 @dataclass
@@ -75,7 +77,8 @@ class Render:
 
     def _animation(self) -> Animation:
         o = self.options
-        return Animation(self.models, self.portrait, o.size, o.seed, o.include_lead_in, o.decode_chunk)
+        return Animation(self.models, self.portrait, o.size, o.seed, o.include_lead_in, o.decode_chunk,
+                         controls=o.controls)
 
     def _write(self, writer, frames, report: bool = True) -> None:
         try:
@@ -162,7 +165,8 @@ def render_fingerprint(reference: str | os.PathLike, driving: DrivingSource, opt
     folder, the precision and the device (known before the models load, so a mismatch is found early)."""
     return {"reference": file_digest(reference), "driving": file_digest(driving.path), "size": options.size,
             "seed": options.seed, "include_lead_in": options.include_lead_in, "decode_chunk": options.decode_chunk,
-            "weights": os.path.abspath(weights), "precision": dtype, "device": device}
+            "weights": os.path.abspath(weights), "precision": dtype, "device": device,
+            **{f"motion {name}": value for name, value in asdict(options.controls).items()}}
 
 
 def _close(writer, output: OutputTarget) -> None:

@@ -66,3 +66,18 @@ def tiny_random_weights(tmp_path_factory) -> Path:
     from personalive_core.tiny_weights import write_tiny_weights
 
     return write_tiny_weights(tmp_path_factory.mktemp("tiny-random"))
+
+
+@pytest.fixture(scope="session")
+def reference(tiny_models, golden):
+    """The golden case's reference portrait encoded with the golden tiny weights, at the golden size."""
+    from personalive_core.reference import encode_reference
+
+    size = golden.load("fuse_reference")["state.ref_image_tensor"].shape[-1]
+    return encode_reference(tiny_models, golden.reference_image(), size=size)
+
+
+@pytest.fixture(scope="session")
+def driving(golden):
+    """The golden case's driving frames (N,3,S,S) in [-1,1]."""
+    return golden.driving_frames()

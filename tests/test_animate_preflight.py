@@ -102,6 +102,8 @@ def test_the_output_may_not_be_an_input(capsys, demo):
     (("--size", "-64"), "between 64 and 2048"),
     (("--size", "100"), "use 64 or 128"),
     (("--device", "gpu0"), "Unknown device 'gpu0'"),
+    (("--pose-strength", "3"), "pose_strength must be between 0 and 2"),
+    (("--smoothing", "-0.1"), "smoothing must be between 0 (off) and 1"),
 ])
 def test_bad_options(capsys, tmp_path, demo, extra, message):
     portrait, video = demo

@@ -9,21 +9,9 @@ import pytest
 import torch
 
 from personalive_core.decoding import decode_all, unscale
-from personalive_core.reference import encode_reference
 from personalive_core.streaming import RecordedNoise, SeededNoise, StreamSession
 
 FRAME_ABS_TOL = 1e-3
-
-
-@pytest.fixture(scope="module")
-def reference(tiny_models, golden):
-    size = golden.load("fuse_reference")["state.ref_image_tensor"].shape[-1]
-    return encode_reference(tiny_models, golden.reference_image(), size=size)
-
-
-@pytest.fixture(scope="module")
-def driving(golden):
-    return golden.driving_frames()
 
 
 def _run(models, reference, frames, noise, include_lead_in=False, per_push=4):

@@ -1,8 +1,9 @@
 """A batch's jobs, read from a JSON Lines or CSV file: one clip per line, with its own options.
 
 Columns: `reference`, `driving`, `output` (required) and any of `seed`, `size`, `precision`,
-`include_lead_in`, `decode_chunk`. Relative paths are taken from the jobs file's folder; a path with a
-scheme (`s3://...`, `gs://...`, `memory://...`) is opened with fsspec.
+`include_lead_in`, `decode_chunk`, `pose_strength`, `expression_strength`, `motion_mode`, `smoothing`.
+Relative paths are taken from the jobs file's folder; a path with a scheme (`s3://...`, `gs://...`,
+`memory://...`) is opened with fsspec.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ class BatchJob:
     precision: str = "auto"
     include_lead_in: bool = False
     decode_chunk: int = 4
+    pose_strength: float = 1.0
+    expression_strength: float = 1.0
+    motion_mode: str = "absolute"
+    smoothing: float = 0.0
     line: int = 0  # where the job is in the jobs file (for messages)
 
     @property
@@ -109,6 +114,10 @@ def _typed(value, kind: str, where: str):
             if str(value).lower() in ("0", "false", "no"):
                 return False
             raise ValueError
+        if kind == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
         if kind == "int":
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError

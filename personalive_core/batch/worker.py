@@ -76,6 +76,7 @@ class JobRunner:
     def _render(self, job: BatchJob) -> JobResult:
         from ..checks import check_size
         from ..loading import resolve_dtype
+        from ..motion_controls import MotionControls
         from ..output_path import check_output_path
         from ..render import Render, RenderOptions, render_fingerprint
         from ..video_io import open_image, probe_driving
@@ -86,7 +87,8 @@ class JobRunner:
         portrait, driving = open_image(reference), probe_driving(fetch_input(job.driving, self.work_dir))
         local = local_output(job.output, self.work_dir)
         output = check_output_path(local, inputs=[reference, driving.path], resuming=True)
-        options = RenderOptions(job.size, job.seed, job.include_lead_in, job.decode_chunk)
+        controls = MotionControls(job.pose_strength, job.expression_strength, job.motion_mode, job.smoothing)
+        options = RenderOptions(job.size, job.seed, job.include_lead_in, job.decode_chunk, controls)
         models = self.models(job.precision)
         fingerprint = render_fingerprint(reference, driving, options, self.weights,
                                          resolve_dtype(job.precision, models.device), models.device)

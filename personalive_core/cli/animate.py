@@ -27,12 +27,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--include-lead-in", action="store_true",
                    help="also write the 12 frames that move from the reference pose to the first driving pose")
     p.add_argument("--decode-chunk", type=_positive, default=4, help="frames decoded at once by the VAE")
+    add_motion_arguments(p)
     p.add_argument("--resume", action="store_true",
                    help="resumable render: keep frames and a checkpoint in OUTPUT.resume/ and continue from it when "
                         "run again after a crash or Ctrl-C; the output appears at the end, identical to a plain run")
     p.add_argument("--checkpoint-every", type=_positive, default=10, metavar="K",
                    help="with --resume: save a checkpoint every K windows of 4 frames (default 10)")
     p.set_defaults(func=run)
+
+
+def add_motion_arguments(p: argparse.ArgumentParser) -> None:
+    """The motion controls (see `motion_controls.MotionControls`); the defaults copy the driver exactly."""
+    p.add_argument("--pose-strength", type=float, default=1.0,
+                   help="head pose taken from the driver: 0 keeps the reference's, 1 the driver's, up to 2 exaggerates")
+    p.add_argument("--expression-strength", type=float, default=1.0,
+                   help="expression taken from the driver: 0 the reference's, 1 the driver's, up to 2 exaggerates")
+    p.add_argument("--motion-mode", default="absolute", choices=["absolute", "relative"],
+                   help="relative: only the driver's change since its first frame moves the portrait")
+    p.add_argument("--smoothing", type=float, default=0.0,
+                   help="0 (off) to 1: causal smoothing of the driver's head motion against jitter")
+
+
+def motion_controls(args: argparse.Namespace):
+    from ..motion_controls import MotionControls
+
+    return MotionControls(args.pose_strength, args.expression_strength, args.motion_mode, args.smoothing)
 
 
 def _positive(text: str) -> int:
@@ -51,6 +70,7 @@ def _checked_inputs(args: argparse.Namespace):
     from ..video_io import open_image, probe_driving
 
     check_size(args.size, "--size")
+    motion_controls(args)  # out-of-range controls are refused here, before anything loads
     if bool(args.weights) == bool(args.tiny_random_weights):
         raise InputError("Give either --weights ROOT (the official weights) or --tiny-random-weights (a noise demo).")
     portrait = open_image(args.reference)
@@ -84,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         weights = cached_tiny_weights()
         print("NOTE: tiny RANDOM weights: the output shows the pipeline running, and is noise.", file=sys.stderr)
     options = RenderOptions(size=args.size, seed=args.seed, include_lead_in=args.include_lead_in,
-                            decode_chunk=args.decode_chunk)
+                            decode_chunk=args.decode_chunk, controls=motion_controls(args))
     if args.resume:  # a checkpoint of another render is refused before the models load
         fingerprint = render_fingerprint(args.reference, driving, options, weights,
                                          resolve_dtype(args.precision, device), device)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..motion_controls import MotionControls
 from ..pose_map import render_pose_maps
 from ..window import CHUNK_FRAMES, LEAD_IN_FRAMES
 from .trackers import ChunkKeypoints, ChunkMotion, KeypointTracker, MotionTracker
@@ -86,10 +87,10 @@ class ConditionedChunk:
 class Conditioner:
     """Driving frames -> conditioning, one chunk at a time, for one encoded reference."""
 
-    def __init__(self, models, reference):
+    def __init__(self, models, reference, controls: MotionControls | None = None):
         self.models, self.size = models, reference.size
-        self.keypoints = KeypointTracker(models.motion_extractor, reference.kp_input, reference.size)
-        self.motion = MotionTracker(models.motion_encoder, reference.image)
+        self.keypoints = KeypointTracker(models.motion_extractor, reference.kp_input, reference.size, controls)
+        self.motion = MotionTracker(models.motion_encoder, reference.image, controls)
 
     @torch.no_grad()
     def __call__(self, frames: torch.Tensor) -> ConditionedChunk:
@@ -105,7 +106,8 @@ class Conditioner:
         return ConditionedChunk(ChunkConditioning(pose, motion.tokens, real), lead_in, kps, motion)
 
     def state_dict(self) -> dict:
-        return {"keypoints": self.keypoints.state_dict()}
+        return {"keypoints": self.keypoints.state_dict(), "motion": self.motion.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.keypoints.load_state_dict(state["keypoints"])
+        self.motion.load_state_dict(state.get("motion", {}))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import InputError
+from ..motion_controls import MotionControls
 from ..window import CHUNK_FRAMES, LEAD_IN_CHUNKS
 from .conditioning import ChunkConditioning, Conditioner, LeadIn
 from .denoiser import StepRecord, StreamingDenoiser
@@ -40,8 +41,10 @@ class StreamSession:
     finished, possibly none; call `finish` after the last input.
     """
 
-    def __init__(self, models, reference, noise: NoiseSource, include_lead_in: bool = False):
+    def __init__(self, models, reference, noise: NoiseSource, include_lead_in: bool = False,
+                 controls: MotionControls | None = None):
         self.models, self.reference, self.noise = models, reference, noise
+        self.controls = controls  # shape the driver's motion (`push_frames` only; None: as the driver)
         self.include_lead_in = include_lead_in
         self.denoiser = StreamingDenoiser(models, reference, noise)
         self.record_steps = False  # keep the last push's intermediate values in `last_step`
@@ -57,7 +60,7 @@ class StreamSession:
     def conditioner(self) -> Conditioner:
         """The frames -> conditioning step used by `push_frames` (made on first use)."""
         if self._conditioner is None:
-            self._conditioner = Conditioner(self.models, self.reference)
+            self._conditioner = Conditioner(self.models, self.reference, self.controls)
         return self._conditioner
 
     @property

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from ..face_crop import crop_faces, face_boxes
 from ..keypoints import lead_in_pose_keypoints, lead_in_weights, pose_keypoints, transform_keypoints
+from ..motion_controls import ExpressionControl, MotionControls, PoseControl
 from ..reference import KEYPOINT_INPUT_SIZE
 from ..window import LEAD_IN_FRAMES
 
@@ -56,24 +57,30 @@ class ChunkKeypoints:
 class KeypointTracker:
     """Runs the LivePortrait detector chunk by chunk, remembering the reference and the first frame."""
 
-    def __init__(self, extractor: torch.nn.Module, reference_kp_input: torch.Tensor, size: int):
+    def __init__(self, extractor: torch.nn.Module, reference_kp_input: torch.Tensor, size: int,
+                 controls: MotionControls | None = None):
         self.extractor = extractor
         self.size = size
         with torch.no_grad():
             self.ref = extractor(reference_kp_input)
         self.anchor: dict | None = None  # detection of driving frame 0 alone
+        self.control = PoseControl(controls, self.ref) if controls and controls.moves_pose else None
+
+    def _controlled(self, chunk: dict) -> dict:
+        """The chunk's detection as the pose maps should follow it (unchanged without controls)."""
+        return chunk if self.control is None else self.control(chunk, self.anchor)
 
     @torch.no_grad()
     def __call__(self, frames: torch.Tensor) -> ChunkKeypoints:
         kp_in = keypoint_input(frames)
         if self.anchor is not None:
             chunk = self.extractor(kp_in)
-            pose = pose_keypoints(chunk, self.ref, self.anchor["t"])
+            pose = pose_keypoints(self._controlled(chunk), self.ref, self.anchor["t"])
             return self._keypoints(pose, chunk, {"chunk": chunk})
         self.anchor = self.extractor(kp_in[0:1])
         chunk = self.extractor(kp_in)
         # Computed together (as the original does), then split: the lead-in is data of its own.
-        both = lead_in_pose_keypoints(self.ref, chunk)
+        both = lead_in_pose_keypoints(self.ref, self._controlled(chunk))
         kps = self._keypoints(both[LEAD_IN_FRAMES:], chunk,
                               {"reference": self.ref, "first_frame": self.anchor, "chunk": chunk})
         kps.lead_in_pose = both[:LEAD_IN_FRAMES]
@@ -85,10 +92,12 @@ class KeypointTracker:
         return ChunkKeypoints(pose, driver, face_boxes(driver, self.size, self.size), detections=detections)
 
     def state_dict(self) -> dict:
-        return {"anchor": self.anchor}
+        return {"anchor": self.anchor, "control": self.control.state_dict() if self.control else None}
 
     def load_state_dict(self, state: dict) -> None:
         self.anchor = state["anchor"]
+        if self.control is not None and state.get("control") is not None:
+            self.control.load_state_dict(state["control"])
 
 
 @dataclass
@@ -105,20 +114,32 @@ class ChunkMotion:
 class MotionTracker:
     """Face crops -> motion tokens, chunk by chunk; the first chunk adds the reference and lead-in."""
 
-    def __init__(self, encoder: torch.nn.Module, reference_image: torch.Tensor):
+    def __init__(self, encoder: torch.nn.Module, reference_image: torch.Tensor, controls: MotionControls | None = None):
         self.encoder = encoder
         self.ref_image = reference_image[None]  # (3,S,S) in [-1,1]
+        self.control = ExpressionControl(controls) if controls and controls.moves_expression else None
 
     @torch.no_grad()
     def __call__(self, frames: torch.Tensor, kps: ChunkKeypoints) -> ChunkMotion:
         faces = crop_faces(frames, kps.boxes)
         if not kps.first:
-            return ChunkMotion(faces, self.encoder(faces)[None])
+            tokens = self.encoder(faces)[None]
+            return ChunkMotion(faces, tokens if self.control is None else self.control(tokens))
         # The reference face is encoded in the same batch as the first chunk, as the original does.
         reference_face = crop_faces(self.ref_image, kps.reference_box)
         tokens = self.encoder(torch.cat([reference_face, faces]))[None]
         reference, driving = tokens[:, 0:1], tokens[:, 1:]
+        if self.control is not None:
+            driving = self.control(driving, reference)
         return ChunkMotion(faces, driving, lead_in_motion(reference, driving[:, 0:1]), reference, reference_face)
+
+
+    def state_dict(self) -> dict:
+        return {"control": self.control.state_dict() if self.control else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.control is not None and state.get("control") is not None:
+            self.control.load_state_dict(state["control"])
 
 
 def lead_in_motion(reference: torch.Tensor, first: torch.Tensor) -> torch.Tensor:

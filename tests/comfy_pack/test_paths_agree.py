@@ -15,6 +15,7 @@ from PIL import Image
 
 from personalive_core.animate import animate_frames
 from personalive_core.demo_inputs import write_demo_inputs
+from personalive_core.motion_controls import MotionControls
 from personalive_core.video_io import open_image, read_frames
 
 from .conftest import TEST_SIZE
@@ -42,19 +43,24 @@ def models(pack, tiny_weights_root, fake_models_dir):
     return pack.NODE_CLASS_MAPPINGS["LoadPersonaLiveModels"]().load("tiny_paths", "fp32", False)[0]
 
 
-@pytest.mark.parametrize("include_lead_in", [False, True])
-def test_node_chain_equals_the_command_pipeline(pack, models, inputs, include_lead_in):
+CONTROLLED = MotionControls(pose_strength=0.6, expression_strength=1.4, mode="relative", smoothing=0.4)
+
+
+@pytest.mark.parametrize("include_lead_in, controls", [(False, MotionControls()), (True, MotionControls()),
+                                                       (True, CONTROLLED)], ids=["plain", "lead-in", "controlled"])
+def test_node_chain_equals_the_command_pipeline(pack, models, inputs, include_lead_in, controls):
     portrait, video, reference, driving = inputs
     node = {name: cls() for name, cls in pack.NODE_CLASS_MAPPINGS.items()}
-    kps = node["ExtractLivePortraitKeypoints"].extract(models, reference, driving, "keypoints", TEST_SIZE)[0]
+    kps = node["ExtractLivePortraitKeypoints"].extract(models, reference, driving, "keypoints", TEST_SIZE,
+                                                       controls.pose_strength, controls.mode, controls.smoothing)[0]
     maps = node["RenderPoseMap"].render(kps, True)[0]
     ref = node["EncodeReference"].encode(models, reference, TEST_SIZE)[0]
-    motion = node["MotionEncode"].encode(models, reference, driving, kps)[0]
+    motion = node["MotionEncode"].encode(models, reference, driving, kps, controls.expression_strength)[0]
     latent = node["PersonaLiveSampler4Step"].sample(models, ref, maps, motion, 5, include_lead_in, False)[0]
     from_nodes = node["ChunkedVAEDecode"].decode(models, latent, 4, False)[0]
 
     from_command = torch.cat(list(animate_frames(
         models.on_device(), open_image(portrait), read_frames(video, TEST_SIZE), size=TEST_SIZE, seed=5,
-        include_lead_in=include_lead_in, decode_chunk=4)))
+        include_lead_in=include_lead_in, decode_chunk=4, controls=controls)))
     assert from_nodes.shape == from_command.shape == (driving.shape[0] + 12 * include_lead_in, TEST_SIZE, TEST_SIZE, 3)
     assert torch.equal(from_nodes, from_command)
