@@ -118,13 +118,15 @@ def test_batch_on_local_ray_retries_a_killed_worker(tiny_random_weights, demo, t
         threading.Thread(target=watch, daemon=True).start()
 
     try:
+        reported = []
         results = run_on_ray(jobs, str(tiny_random_weights), workers=2, checkpoint_every=1,
-                             on_actors=kill_first_worker_mid_job)
+                             on_actors=kill_first_worker_mid_job, on_frames=lambda job, n: reported.append((job.name, n)))
     finally:
         ray.shutdown()
     assert killed and [r.status for r in results] == ["done", "done", "done"]
     assert results[0].attempts == 2 and results[0].resumed_at > 0  # retried, continuing from its checkpoint
     assert {r.attempts for r in results[1:]} == {1}
+    assert ("a.mp4", 6) in reported and ("b", 6) in reported  # the workers' frame counts reach the driver
     assert len(list((tmp_path / "b").glob("frame_*.png"))) == 6
     # Each worker computes on one thread (Ray's OMP_NUM_THREADS for a 1-CPU actor); so does this single run,
     # since the CPU's float sums depend on the thread count.

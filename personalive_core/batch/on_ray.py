@@ -14,10 +14,12 @@ from .worker import JobResult, JobRunner
 
 
 class RenderActor:
-    """A `JobRunner` inside a Ray worker process."""
+    """A `JobRunner` inside a Ray worker process; reports (job line, frames done) to `progress` (a
+    `ray.util.queue.Queue`) when given."""
 
-    def __init__(self, weights: str, device: str, checkpoint_every: int, work_dir: str | None):
-        self.runner = JobRunner(weights, device, checkpoint_every, work_dir)
+    def __init__(self, weights: str, device: str, checkpoint_every: int, work_dir: str | None, progress=None):
+        report = None if progress is None else (lambda job, frames: progress.put_nowait((job.line, frames)))
+        self.runner = JobRunner(weights, device, checkpoint_every, work_dir, progress=report)
 
     def run(self, job: BatchJob) -> JobResult:
         return self.runner.run(job)
@@ -45,16 +47,24 @@ def start_ray(address: str | None = None, num_cpus: int | None = None):
 def run_on_ray(jobs: Sequence[BatchJob], weights: str, address: str | None = None, workers: int | None = None,
                device: str = "auto", checkpoint_every: int = 10, work_dir: str | None = None, retries: int = 2,
                cpus_per_worker: int = 1, on_result: Callable[[JobResult], None] | None = None,
-               on_actors: Callable[[list], None] | None = None) -> list[JobResult]:
-    """Spread `jobs` over Ray actors; returns the results in the order the jobs were given."""
+               on_actors: Callable[[list], None] | None = None,
+               on_frames: Callable[[BatchJob, int], None] | None = None) -> list[JobResult]:
+    """Spread `jobs` over Ray actors; returns the results in the order the jobs were given.
+    `on_frames(job, frames)` hears of every chunk the workers write (for a progress bar)."""
     ray = start_ray(address)
+    progress = None
+    if on_frames is not None:
+        from ray.util.queue import Queue
+
+        progress = Queue()
+    by_line = {job.line: job for job in jobs}
     gpus = int(ray.cluster_resources().get("GPU", 0))
     if workers is None:
         workers = gpus or max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus_per_worker)
     actor_class = ray.remote(num_gpus=1 if gpus else 0, num_cpus=cpus_per_worker, max_restarts=0)(RenderActor)
 
     def new_actor():
-        return actor_class.remote(weights, device if not gpus else "cuda", checkpoint_every, work_dir)
+        return actor_class.remote(weights, device if not gpus else "cuda", checkpoint_every, work_dir, progress)
 
     actors = [new_actor() for _ in range(workers)]
     if on_actors:
@@ -66,7 +76,13 @@ def run_on_ray(jobs: Sequence[BatchJob], weights: str, address: str | None = Non
             job, attempt = waiting.popleft()
             actor = idle.pop(0)
             running[actor.run.remote(job)] = (job, attempt, actor)
-        (ref,), _ = ray.wait(list(running), num_returns=1)
+        done, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+        while progress is not None and not progress.empty():
+            line, frames = progress.get_nowait()
+            on_frames(by_line[line], frames)
+        if not done:
+            continue
+        ref = done[0]
         job, attempt, actor = running.pop(ref)
         try:
             result = ray.get(ref)
@@ -79,10 +95,10 @@ def run_on_ray(jobs: Sequence[BatchJob], weights: str, address: str | None = Non
             result = _retry_or_fail(job, attempt, retries, crash_message(exc.cause or exc), waiting)
         if result is not None:
             result.attempts = attempt
-            results[id(job)] = result
+            results[job.line] = result
             if on_result:
                 on_result(result)
-    return [results[id(job)] for job in jobs]
+    return [results[job.line] for job in jobs]
 
 
 def _retry_or_fail(job, attempt, retries, error, waiting) -> JobResult | None:

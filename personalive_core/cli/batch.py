@@ -40,19 +40,23 @@ def run(args: argparse.Namespace) -> int:
         weights = str(cached_tiny_weights())
     bar = _progress_bar(len(jobs))
 
+    def frames_done(job, frames) -> None:
+        bar.set_postfix_str(f"{job.name}: {frames} frames")
+
     def finished(result) -> None:
         bar.set_postfix_str(f"{result.job.name}: {result.status}, {result.frames} frames")
         bar.update(1)
 
     try:
         if args.ray is None:
-            results = _run_here(jobs, weights, args, finished, bar)
+            results = _run_here(jobs, weights, args, finished, frames_done)
         else:
             from ..batch.on_ray import run_on_ray
 
             results = run_on_ray(jobs, weights, address=args.ray or None, workers=args.workers, device=args.device,
                                  checkpoint_every=args.checkpoint_every, work_dir=args.work_dir,
-                                 retries=args.retries, cpus_per_worker=args.cpus_per_worker, on_result=finished)
+                                 retries=args.retries, cpus_per_worker=args.cpus_per_worker, on_result=finished,
+                                 on_frames=frames_done)
     except KeyboardInterrupt:
         bar.close()
         print("\ninterrupted: run the same command again to skip finished jobs and resume the others",
@@ -66,12 +70,9 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(r.status == "failed" for r in results) else 0
 
 
-def _run_here(jobs, weights, args, finished, bar):
+def _run_here(jobs, weights, args, finished, frames_done):
     from ..batch.local import run_local
     from ..batch.worker import JobRunner
-
-    def frames_done(job, frames):
-        bar.set_postfix_str(f"{job.name}: {frames} frames")
 
     runner = JobRunner(weights, args.device, args.checkpoint_every, args.work_dir, progress=frames_done)
     return run_local(jobs, runner, retries=args.retries, on_result=finished)
