@@ -6,6 +6,7 @@ from .decode import ChunkedVAEDecode
 from .encoders import EncodeReference, MotionEncode
 from .keypoints import ExtractLivePortraitKeypoints, RenderPoseMap
 from .loader import LoadPersonaLiveModels
+from .paste_back import PersonaLiveFaceCrop, PersonaLivePasteBack
 from .sampler import PersonaLiveSampler4Step
 
 model_folder.register()
@@ -19,6 +20,8 @@ NODE_CLASS_MAPPINGS = {
     "MotionEncode": MotionEncode,
     "PersonaLiveSampler4Step": PersonaLiveSampler4Step,
     "ChunkedVAEDecode": ChunkedVAEDecode,
+    "PersonaLiveFaceCrop": PersonaLiveFaceCrop,
+    "PersonaLivePasteBack": PersonaLivePasteBack,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
@@ -29,4 +32,6 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "MotionEncode": "Motion Encode (PersonaLive)",
     "PersonaLiveSampler4Step": "PersonaLive Sampler (4 steps)",
     "ChunkedVAEDecode": "Chunked VAE Decode (PersonaLive)",
+    "PersonaLiveFaceCrop": "Face Crop (PersonaLive paste-back)",
+    "PersonaLivePasteBack": "Paste Back (PersonaLive)",
 }

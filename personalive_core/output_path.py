@@ -28,6 +28,11 @@ class OutputTarget:
     def has_sound(self) -> bool:
         return not self.is_frame_folder and VIDEO_FORMATS[self.path.suffix.lower()].audio is not None
 
+    @property
+    def needs_even_size(self) -> bool:
+        """H.264 and VP9 (4:2:0) need even frame sizes; GIF and PNG frames take any."""
+        return not self.is_frame_folder and VIDEO_FORMATS[self.path.suffix.lower()].pix_fmt == "yuv420p"
+
     def open(self, fps: Fraction, audio_from: str | Path | None = None, audio_delay: float = 0.0):
         """The writer for this output (`write(frames, times)`, `frames`, `close()`)."""
         if self.is_frame_folder:

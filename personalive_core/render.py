@@ -22,6 +22,7 @@ from .frame_folder import FrameFolderWriter, read_frame_folder
 from .loading import PersonaLiveModels
 from .motion_controls import MotionControls
 from .output_path import OutputTarget
+from .paste_back import FaceCrop, PasteBack
 from .resume_store import ResumeStore, file_digest
 from .video_io import DrivingFrames, DrivingSource
 from .window import CHUNK_FRAMES, LEAD_IN_FRAMES
@@ -38,6 +39,7 @@ class RenderOptions:
     include_lead_in: bool = False
     decode_chunk: int = 4
     controls: MotionControls = MotionControls()
+    paste_back: FaceCrop | None = None  # animate this square of the portrait and paste it back into it
 
 
 @dataclass
@@ -64,6 +66,7 @@ class Render:
         self.options, self.progress = options, progress or (lambda frames: None)
         self.reader = DrivingFrames(driving, options.size)
         self.lead_in = LEAD_IN_FRAMES if options.include_lead_in else 0
+        self.paste = PasteBack(portrait, options.paste_back) if options.paste_back else None
 
     def shown_at(self, index: int) -> Fraction:
         """Output frame `index` is shown when its driving frame is, after the lead-in (at the driving rate)."""
@@ -77,8 +80,12 @@ class Render:
 
     def _animation(self) -> Animation:
         o = self.options
-        return Animation(self.models, self.portrait, o.size, o.seed, o.include_lead_in, o.decode_chunk,
-                         controls=o.controls)
+        face = o.paste_back.image(self.portrait) if o.paste_back else self.portrait
+        return Animation(self.models, face, o.size, o.seed, o.include_lead_in, o.decode_chunk, controls=o.controls)
+
+    def _made(self, frames):
+        """Animated frames as they are written: pasted back into the portrait with `paste_back`."""
+        return frames if self.paste is None else self.paste(frames)
 
     def _write(self, writer, frames, report: bool = True) -> None:
         try:
@@ -96,9 +103,9 @@ class Render:
         try:
             for frame in self.reader:
                 for frames in animation.feed(frame):
-                    self._write(writer, frames)
+                    self._write(writer, self._made(frames))
             for frames in animation.finish():
-                self._write(writer, frames)
+                self._write(writer, self._made(frames))
         except KeyboardInterrupt:
             raise RenderInterrupted(f"interrupted: {writer.frames} frames are in {self.output.path.resolve()}",
                                     writer.frames) from None
@@ -128,13 +135,13 @@ class Render:
                 if index < animation.frames_in:
                     continue  # rendered before the checkpoint: read only for its time
                 for frames in animation.feed(frame):
-                    self._write(writer, frames)
+                    self._write(writer, self._made(frames))
                 if animation.frames_in % every == 0:
                     store.save({"animation": animation.state_dict(), "done": False})
                     checkpointed = animation.frames_out
             if not done:
                 for frames in animation.finish():
-                    self._write(writer, frames)
+                    self._write(writer, self._made(frames))
                 store.save({"animation": animation.state_dict(), "done": True})
         except KeyboardInterrupt:
             raise RenderInterrupted(
@@ -166,7 +173,8 @@ def render_fingerprint(reference: str | os.PathLike, driving: DrivingSource, opt
     return {"reference": file_digest(reference), "driving": file_digest(driving.path), "size": options.size,
             "seed": options.seed, "include_lead_in": options.include_lead_in, "decode_chunk": options.decode_chunk,
             "weights": os.path.abspath(weights), "precision": dtype, "device": device,
-            **{f"motion {name}": value for name, value in asdict(options.controls).items()}}
+            **{f"motion {name}": value for name, value in asdict(options.controls).items()},
+            "paste_back": options.paste_back}
 
 
 def _close(writer, output: OutputTarget) -> None:

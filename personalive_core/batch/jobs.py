@@ -1,7 +1,8 @@
 """A batch's jobs, read from a JSON Lines or CSV file: one clip per line, with its own options.
 
 Columns: `reference`, `driving`, `output` (required) and any of `seed`, `size`, `precision`,
-`include_lead_in`, `decode_chunk`, `pose_strength`, `expression_strength`, `motion_mode`, `smoothing`.
+`include_lead_in`, `decode_chunk`, `pose_strength`, `expression_strength`, `motion_mode`, `smoothing`,
+`paste_back`, `crop_scale`.
 Relative paths are taken from the jobs file's folder; a path with a scheme (`s3://...`, `gs://...`,
 `memory://...`) is opened with fsspec.
 """
@@ -34,6 +35,8 @@ class BatchJob:
     expression_strength: float = 1.0
     motion_mode: str = "absolute"
     smoothing: float = 0.0
+    paste_back: bool = False
+    crop_scale: float = 2.0
     line: int = 0  # where the job is in the jobs file (for messages)
 
     @property

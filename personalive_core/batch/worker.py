@@ -77,6 +77,7 @@ class JobRunner:
         from ..checks import check_size
         from ..loading import resolve_dtype
         from ..motion_controls import MotionControls
+        from ..paste_back import choose_crop
         from ..output_path import check_output_path
         from ..render import Render, RenderOptions, render_fingerprint
         from ..video_io import open_image, probe_driving
@@ -88,7 +89,8 @@ class JobRunner:
         local = local_output(job.output, self.work_dir)
         output = check_output_path(local, inputs=[reference, driving.path], resuming=True)
         controls = MotionControls(job.pose_strength, job.expression_strength, job.motion_mode, job.smoothing)
-        options = RenderOptions(job.size, job.seed, job.include_lead_in, job.decode_chunk, controls)
+        crop = choose_crop(portrait, scale=job.crop_scale, even=output.needs_even_size) if job.paste_back else None
+        options = RenderOptions(job.size, job.seed, job.include_lead_in, job.decode_chunk, controls, crop)
         models = self.models(job.precision)
         fingerprint = render_fingerprint(reference, driving, options, self.weights,
                                          resolve_dtype(job.precision, models.device), models.device)

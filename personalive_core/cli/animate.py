@@ -28,6 +28,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also write the 12 frames that move from the reference pose to the first driving pose")
     p.add_argument("--decode-chunk", type=_positive, default=4, help="frames decoded at once by the VAE")
     add_motion_arguments(p)
+    p.add_argument("--paste-back", action="store_true",
+                   help="the reference is a larger picture (half or full body): animate a square around the face "
+                        "and paste it back; the output has the picture's size")
+    p.add_argument("--crop-box", type=_numbers(3), metavar="LEFT,TOP,SIDE",
+                   help="with --paste-back: the square to animate, in pixels (default: found with MediaPipe)")
+    p.add_argument("--crop-scale", type=float, default=2.0,
+                   help="with --paste-back: the square's side in face sizes (default 2.0)")
+    p.add_argument("--crop-offset", type=_numbers(2), default=(0.0, 0.0), metavar="DX,DY",
+                   help="with --paste-back: move the square by these fractions of the face size (e.g. 0,0.2: down)")
     p.add_argument("--resume", action="store_true",
                    help="resumable render: keep frames and a checkpoint in OUTPUT.resume/ and continue from it when "
                         "run again after a crash or Ctrl-C; the output appears at the end, identical to a plain run")
@@ -54,6 +63,28 @@ def motion_controls(args: argparse.Namespace):
     return MotionControls(args.pose_strength, args.expression_strength, args.motion_mode, args.smoothing)
 
 
+def _numbers(count: int):
+    def parse(text: str) -> tuple[float, ...]:
+        try:
+            values = tuple(float(v) for v in text.split(","))
+        except ValueError:
+            values = ()
+        if len(values) != count:
+            raise argparse.ArgumentTypeError(f"expected {count} numbers separated by commas, got {text!r}")
+        return values
+
+    return parse
+
+
+def face_crop(args: argparse.Namespace, portrait, output):
+    """The square to animate with --paste-back (None without), checked to fit the picture and the output."""
+    from ..paste_back import choose_crop
+
+    if not args.paste_back:
+        return None
+    return choose_crop(portrait, args.crop_box, args.crop_scale, tuple(args.crop_offset), even=output.needs_even_size)
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -62,7 +93,8 @@ def _positive(text: str) -> int:
 
 
 def _checked_inputs(args: argparse.Namespace):
-    """Every input checked before the models load: (portrait, driving source, output path, device)."""
+    """Every input checked before the models load: (portrait, driving source, output path, device, the
+    square to animate with --paste-back)."""
     from ..checks import check_size
     from ..devices import resolve_device
     from ..errors import InputError
@@ -76,7 +108,7 @@ def _checked_inputs(args: argparse.Namespace):
     portrait = open_image(args.reference)
     driving = probe_driving(args.driving)
     output = check_output_path(args.output, inputs=[args.reference, args.driving], resuming=args.resume)
-    return portrait, driving, output, resolve_device(args.device)
+    return portrait, driving, output, resolve_device(args.device), face_crop(args, portrait, output)
 
 
 def _sigterm_as_interrupt():
@@ -92,7 +124,7 @@ def _sigterm_as_interrupt():
 
 
 def run(args: argparse.Namespace) -> int:
-    portrait, driving, output, device = _checked_inputs(args)
+    portrait, driving, output, device, crop = _checked_inputs(args)
     from ..loading import load_models, resolve_dtype
     from ..render import Render, RenderInterrupted, RenderOptions, render_fingerprint
     from ..resume_store import ResumeStore
@@ -104,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
         weights = cached_tiny_weights()
         print("NOTE: tiny RANDOM weights: the output shows the pipeline running, and is noise.", file=sys.stderr)
     options = RenderOptions(size=args.size, seed=args.seed, include_lead_in=args.include_lead_in,
-                            decode_chunk=args.decode_chunk, controls=motion_controls(args))
+                            decode_chunk=args.decode_chunk, controls=motion_controls(args), paste_back=crop)
     if args.resume:  # a checkpoint of another render is refused before the models load
         fingerprint = render_fingerprint(args.reference, driving, options, weights,
                                          resolve_dtype(args.precision, device), device)

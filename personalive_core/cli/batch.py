@@ -9,8 +9,8 @@ import sys
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("batch", help="render many clips from a jobs file (.jsonl or .csv), resumably, optionally on Ray")
     p.add_argument("jobs", help="jobs file: columns reference, driving, output, and optionally seed, size, precision, "
-                                "include_lead_in, decode_chunk, pose_strength, expression_strength, motion_mode, smoothing (relative "
-                                "paths are from the jobs file's folder)")
+                                "include_lead_in, decode_chunk, pose_strength, expression_strength, motion_mode, smoothing, "
+                                "paste_back, crop_scale (relative paths are from the jobs file's folder)")
     p.add_argument("--weights", help="weights folder in the official layout (see inspect-weights)")
     p.add_argument("--tiny-random-weights", action="store_true", help="tiny RANDOM weights: a demo, the outputs are noise")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N, mps or auto (on Ray: each worker's GPU)")

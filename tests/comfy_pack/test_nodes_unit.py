@@ -23,7 +23,7 @@ from .workflow_check import NODE_IDS
 # -- registration and metadata -----------------------------------------------------------------------
 
 
-def test_exports_exactly_the_seven_nodes_named_after_their_classes(pack):
+def test_exports_exactly_the_pack_nodes_named_after_their_classes(pack):
     assert list(pack.NODE_CLASS_MAPPINGS) == NODE_IDS
     assert set(pack.NODE_DISPLAY_NAME_MAPPINGS) == set(NODE_IDS)
     assert all(cls.__name__ == name for name, cls in pack.NODE_CLASS_MAPPINGS.items())  # errors name the ID
@@ -259,3 +259,18 @@ def test_sampler_rejects_mismatched_pose_maps(pack, graph):
         sample(graph.models, graph.ref, graph.maps[:9], graph.motion, 0, False, False)
     with pytest.raises(InputError, match="^PersonaLiveSampler4Step: pose maps are 64x60 .* encoded at 64x64"):
         sample(graph.models, graph.ref, graph.maps[:, :60], graph.motion, 0, False, False)
+
+
+def test_face_crop_then_paste_back_keeps_the_picture_outside_the_square(pack):
+    picture = torch.rand(1, 90, 70, 3)
+    face, crop = node(pack, "PersonaLiveFaceCrop").crop(picture, 2.0, 0.0, 0.0, left=10, top=20, side=48)
+    assert face.shape == (1, 48, 48, 3) and torch.equal(face, picture[:, 20:68, 10:58])
+    frames = torch.rand(5, 64, 64, 3)
+    (pasted,) = node(pack, "PersonaLivePasteBack").paste(picture, frames, crop, 0.12)
+    assert pasted.shape == (5, 90, 70, 3)
+    expected = (picture[0] * 255).round()
+    outside = torch.ones(90, 70, dtype=torch.bool)
+    outside[21:67, 11:57] = False
+    assert all(torch.equal((frame * 255).round()[outside], expected[outside]) for frame in pasted)
+    with pytest.raises(Exception, match="PersonaLiveFaceCrop.*does not fit the 70x90 picture"):
+        node(pack, "PersonaLiveFaceCrop").crop(picture, 2.0, 0.0, 0.0, left=40, top=0, side=48)

@@ -67,7 +67,7 @@ def test_pack_imports_without_errors(comfy_server):
     assert out.returncode == 0, out.stderr[-3000:]
 
 
-def test_object_info_lists_the_seven_nodes_with_tooltips(client):
+def test_object_info_lists_the_pack_nodes_with_tooltips(client):
     info = client.object_info()
     for node_id in NODE_IDS:
         entry = info[node_id]

@@ -22,6 +22,8 @@ NODE_IDS = [
     "MotionEncode",
     "PersonaLiveSampler4Step",
     "ChunkedVAEDecode",
+    "PersonaLiveFaceCrop",
+    "PersonaLivePasteBack",
 ]
 
 
