@@ -43,7 +43,7 @@ def crop_around(face: tuple[float, float, float, float], width: int, height: int
 def find_face(picture: Image.Image, longest: int = 1024) -> tuple[float, float, float, float]:
     """The face box (x0, y0, x1, y1) in `picture`'s pixels, found by MediaPipe's face mesh on a copy at most
     `longest` pixels wide or high; raises `InputError` when MediaPipe is missing or finds no face."""
-    from .face_mesh import face_mesh_boxes
+    from .face_mesh import FaceMeshUnavailable, face_mesh_boxes
     from .frames import signed_unit
 
     factor = min(1.0, longest / max(picture.size))
@@ -52,8 +52,9 @@ def find_face(picture: Image.Image, longest: int = 1024) -> tuple[float, float, 
     pixels = torch.from_numpy(np.asarray(small.convert("RGB"))).permute(2, 0, 1)[None]
     try:
         box = face_mesh_boxes(signed_unit(pixels), scale=1.0, what="the reference picture")[0]
-    except InputError as exc:
-        raise InputError(f"{exc} Give the face's square with --crop-box LEFT,TOP,SIDE instead.") from None
+    except (InputError, FaceMeshUnavailable) as exc:
+        raise InputError(f"{exc} Or give the face's square yourself (animate: --crop-box LEFT,TOP,SIDE; "
+                         "PersonaLiveFaceCrop: left, top and side).") from None
     return tuple(float(v) / factor for v in box)
 
 

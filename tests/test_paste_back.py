@@ -92,3 +92,15 @@ def test_the_face_is_found_in_a_larger_picture(tmp_path):
     x0, y0, x1, y1 = find_face(big)
     assert 140 <= x0 < x1 <= 332 and 80 <= y0 < y1 <= 272  # inside the pasted portrait
     assert x1 - x0 > 40  # a face, not a speck
+
+
+def test_without_a_face_the_message_says_how_to_give_the_square(monkeypatch):
+    from personalive_core import face_mesh
+    from personalive_core.paste_back import find_face
+
+    def unavailable(*args, **kwargs):
+        raise face_mesh.FaceMeshUnavailable("MediaPipe is not installed.")
+
+    monkeypatch.setattr(face_mesh, "face_mesh_boxes", unavailable)
+    with pytest.raises(InputError, match=r"not installed\. Or give the face's square yourself \(animate: --crop-box"):
+        find_face(_picture())
