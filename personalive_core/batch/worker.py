@@ -77,8 +77,8 @@ class JobRunner:
         from ..checks import check_size
         from ..loading import resolve_dtype
         from ..motion_controls import MotionControls
-        from ..paste_back import choose_crop
         from ..output_path import check_output_path
+        from ..paste_back import choose_crop
         from ..render import Render, RenderOptions, render_fingerprint
         from ..video_io import open_image, probe_driving
 
