@@ -36,6 +36,7 @@ CORE_SCHEMAS = REPO / "tests" / "comfy_pack" / "data" / "core_object_info.json"
 REFERENCE_FILE = "personalive_reference.png"
 DRIVING_VIDEO_FILE = "personalive_driving.mp4"
 DRIVING_IMAGE_FILE = "personalive_driving.png"
+PICTURE_FILE = "personalive_picture.png"
 
 PRIMITIVES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 SEED_CONTROL = "fixed"  # control_after_generate of a seed: the template gives the same animation every time
@@ -193,13 +194,15 @@ def widget_values(widget: Widget, value) -> list:
     return [value, *extra]
 
 
-def personalive_chain(g: Graph, models: Node, reference: Node, driving, x0: int = 400) -> Node:
-    """Keypoints, pose maps, reference, motion, sampler, decode; returns the decode node."""
-    kps = g.add("ExtractLivePortraitKeypoints", (x0, 40), (330, 120), "Keypoints",
+def personalive_chain(g: Graph, models: Node, reference, driving, x0: int = 400, controls: dict | None = None,
+                      expression: dict | None = None) -> Node:
+    """Keypoints, pose maps, reference, motion, sampler, decode; returns the decode node. `controls` and
+    `expression` set the motion controls' widgets (keypoint node and motion node)."""
+    kps = g.add("ExtractLivePortraitKeypoints", (x0, 40), (330, 120), "Keypoints", values=controls or {},
                 models=models, reference=reference, driving=driving)
     maps = g.add("RenderPoseMap", (x0, 230), (330, 60), "Pose maps", keypoints=kps)
     ref = g.add("EncodeReference", (x0, 350), (330, 80), "Reference features", models=models, reference=reference)
-    motion = g.add("MotionEncode", (x0, 490), (330, 90), "Motion",
+    motion = g.add("MotionEncode", (x0, 490), (330, 90), "Motion", values=expression or {},
                    models=models, reference=reference, driving=driving, keypoints=kps)
     latent = g.add("PersonaLiveSampler4Step", (x0 + 380, 40), (330, 180), "Sampler", values={"seed": 42},
                    models=models, reference=ref, pose_maps=maps, motion=motion)
@@ -231,9 +234,28 @@ def from_image(g: Graph) -> None:
           images=decoded)
 
 
+def paste_back_from_video(g: Graph) -> None:
+    """A half/full-body picture: animate the face square with softened, relative motion, paste it back."""
+    models = g.add("LoadPersonaLiveModels", (20, 40), (330, 110), "PersonaLive models")
+    picture = g.add("LoadImage", (20, 200), (330, 330), "Picture (half or full body)", values={"image": PICTURE_FILE})
+    crop = g.add("PersonaLiveFaceCrop", (20, 580), (330, 200), "Face crop", picture=picture)
+    video = g.add("LoadVideo", (20, 830), (330, 300), "Driving video", values={"file": DRIVING_VIDEO_FILE})
+    parts = g.add("GetVideoComponents", (20, 1180), (330, 70), video=video)
+    controls = {"pose_strength": 0.8, "motion_mode": "relative", "smoothing": 0.3}
+    decoded = personalive_chain(g, models, crop.out("face"), parts.out("images"), controls=controls,
+                                expression={"expression_strength": 1.2})
+    pasted = g.add("PersonaLivePasteBack", (780, 460), (330, 120), "Paste back",
+                   picture=picture, frames=decoded, crop=crop.out("crop"))
+    clip = g.add("CreateVideo", (780, 640), (330, 80), values={"fps": 25.0},
+                 images=pasted, audio=parts.out("audio"), fps=parts.out("fps"))
+    g.add("SaveVideo", (1160, 40), (420, 480), "Save video", values={"filename_prefix": "personalive/pasted"},
+          video=clip)
+
+
 WORKFLOWS = {
     "personalive_animate_from_video": from_video,
     "personalive_animate_from_image": from_image,
+    "personalive_paste_back_from_video": paste_back_from_video,
 }
 
 

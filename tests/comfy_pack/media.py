@@ -11,6 +11,8 @@ from PIL import Image, ImageDraw
 REFERENCE_FILE = "personalive_reference.png"
 DRIVING_VIDEO_FILE = "personalive_driving.mp4"
 DRIVING_IMAGE_FILE = "personalive_driving.png"
+PICTURE_FILE = "personalive_picture.png"  # a larger picture with the face at PICTURE_FACE_SQUARE
+PICTURE_FACE_SQUARE = (48, 40, 96)  # left, top, side
 
 
 def face(width: int, height: int, shift: float = 0.0) -> Image.Image:
@@ -52,6 +54,17 @@ def write_inputs(input_dir: Path, frames: int) -> None:
     face(128, 128).save(input_dir / REFERENCE_FILE)
     write_video(input_dir / DRIVING_VIDEO_FILE, driving_frames(frames))
     face(128, 96, 0.8).save(input_dir / DRIVING_IMAGE_FILE)
+    picture()[0].save(input_dir / PICTURE_FILE)
+
+
+def picture() -> tuple[Image.Image, tuple[int, int, int]]:
+    """A 192x256 'half-body' picture (striped, so every pixel outside the face square is distinctive) with
+    a face in the square PICTURE_FACE_SQUARE."""
+    left, top, side = PICTURE_FACE_SQUARE
+    stripes = (np.arange(256)[:, None, None] * np.array([3, 5, 7]) + np.arange(192)[None, :, None] * 2) % 256
+    image = Image.fromarray(stripes.astype(np.uint8))
+    image.paste(face(side, side), (left, top))
+    return image, PICTURE_FACE_SQUARE
 
 
 def count_video_frames(path: Path) -> int:

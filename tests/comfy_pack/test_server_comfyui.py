@@ -22,6 +22,7 @@ from .workflow_check import NODE_IDS
 pytestmark = pytest.mark.server
 
 VIDEO, IMAGE = "personalive_animate_from_video", "personalive_animate_from_image"
+PASTE_BACK = "personalive_paste_back_from_video"
 VIDEO_SAMPLER, IMAGE_SAMPLER = "9", "8"
 _seeds = itertools.count(1000)
 
@@ -113,6 +114,31 @@ def test_video_workflow_gives_one_frame_per_driving_frame(client, tmp_path):
     assert sampler[:4] == [1, 2, 3, 4]  # one progress message per 4-frame window
     assert kinds.count("preview") >= 4  # a live preview per window (the server runs --preview-method latent2rgb)
     assert [d["node"] for k, d in events if k == "executed"] == ["12"]  # SaveVideo
+
+
+def test_paste_back_workflow_animates_the_face_inside_the_larger_picture(client, tmp_path):
+    """The paste-back template (face crop, motion controls, paste-back) on a real server. Its video output
+    is lossy, so the frames are also saved as PNGs: outside the face square they are the picture's
+    pixels exactly."""
+    import numpy as np
+
+    left, top, side = media.PICTURE_FACE_SQUARE
+    prompt = api_workflow(PASTE_BACK, **{"3__left": left, "3__top": top, "3__side": side})
+    prompt["20"] = {"class_type": "SaveImage", "inputs": {"images": ["12", 0], "filename_prefix": "paste_back/png"}}
+    files = client.download_outputs(run_ok(client, prompt), tmp_path)
+    videos = [p for p in files if p.suffix == ".mp4"]
+    pngs = sorted(p for p in files if p.suffix == ".png")
+    picture = np.asarray(media.picture()[0])
+    assert len(videos) == 1 and media.count_video_frames(videos[0]) == DRIVING_FRAMES
+    assert len(pngs) == DRIVING_FRAMES
+    outside = np.ones(picture.shape[:2], bool)
+    outside[top + 1:top + side - 1, left + 1:left + side - 1] = False
+    for path in pngs:
+        frame = np.asarray(Image.open(path).convert("RGB"))
+        assert frame.shape == picture.shape  # the picture's size, not the 64 px working size
+        assert np.array_equal(frame[outside], picture[outside])
+    inside = np.asarray(Image.open(pngs[0]).convert("RGB"))[top + 8:top + side - 8, left + 8:left + side - 8]
+    assert np.abs(inside.astype(int) - picture[top + 8:top + side - 8, left + 8:left + side - 8]).mean() > 5
 
 
 def test_interrupt_stops_the_sampler_between_windows(client):

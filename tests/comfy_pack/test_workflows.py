@@ -27,11 +27,17 @@ def test_every_ui_workflow_has_an_api_twin_and_back():
     assert ui == api
 
 
-def test_two_workflows_video_and_single_image():
+def test_templates_for_video_single_image_and_paste_back_with_controls():
     types = {p.stem: {n["type"] for n in wc.load(p)["nodes"]} for p in wc.ui_files()}
     video = [t for t in types.values() if {"LoadVideo", "GetVideoComponents", "CreateVideo", "SaveVideo"} <= t]
     image = [t for t in types.values() if "LoadVideo" not in t and "SaveImage" in t]
-    assert video and image
+    paste = [t for t in types.values() if {"PersonaLiveFaceCrop", "PersonaLivePasteBack"} <= t]
+    assert video and image and paste
+    controlled = wc.load(wc.API_WORKFLOWS / "personalive_paste_back_from_video.json")
+    by_type = {n["class_type"]: n["inputs"] for n in controlled.values()}
+    keypoints = by_type["ExtractLivePortraitKeypoints"]
+    assert keypoints["pose_strength"] != 1.0 and keypoints["motion_mode"] == "relative" and keypoints["smoothing"] > 0
+    assert by_type["MotionEncode"]["expression_strength"] != 1.0  # the template shows every control
     for t in types.values():
         assert t <= set(CORE_SCHEMAS) | set(wc.NODE_IDS), "only core nodes and this pack"
 
