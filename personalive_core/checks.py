@@ -124,3 +124,14 @@ def check_latents(latents) -> torch.Tensor:
     if latents.shape[0] == 0:
         raise InputError("the latents hold 0 frames")
     return latents
+
+
+MIN_PORTRAIT_SIDE = 32  # pixels; below this there is no face to animate
+
+
+def check_portrait(image, what: str = "the reference portrait"):
+    """A PIL picture big enough to hold a face; returns it as RGB."""
+    if image.width < MIN_PORTRAIT_SIDE or image.height < MIN_PORTRAIT_SIDE:
+        raise InputError(f"{what} is {image.width}x{image.height} pixels; give a picture at least "
+                         f"{MIN_PORTRAIT_SIDE}x{MIN_PORTRAIT_SIDE} (512x512 or more works best).")
+    return image.convert("RGB")

@@ -8,6 +8,7 @@ composited on `ALPHA_BACKGROUND`. Very large images are refused before they are 
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +27,23 @@ def open_image(path: str | Path) -> Image.Image:
         raise InputError(f"Image not found: {path}")
     if path.is_dir():
         raise InputError(f"{path} is a folder; give an image file (.png, .jpg, .webp, ...)")
+    return _decoded(path, f"the image {path}")
+
+
+def image_from_bytes(data: bytes, what: str = "the image") -> Image.Image:
+    """An uploaded image file's bytes as an RGB PIL image, with the same checks as `open_image`."""
+    if not data:
+        raise InputError(f"{what} is empty; give a PNG, JPEG or WebP image.")
+    return _decoded(io.BytesIO(data), what)
+
+
+def _decoded(source, name: str) -> Image.Image:
     try:
-        with Image.open(path) as image:
+        with Image.open(source) as image:
             pixels = image.width * image.height
             if pixels > MAX_IMAGE_PIXELS:
                 raise InputError(
-                    f"{path} is {image.width}x{image.height} ({pixels / 1e6:.0f} megapixels); the limit is "
+                    f"{name[0].upper()}{name[1:]} is {image.width}x{image.height} ({pixels / 1e6:.0f} megapixels); the limit is "
                     f"{MAX_IMAGE_PIXELS / 1e6:.0f} megapixels. Scale it down first (a portrait needs about 1 megapixel)."
                 )
             image.load()
@@ -39,7 +51,8 @@ def open_image(path: str | Path) -> Image.Image:
     except InputError:
         raise
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise InputError(f"Cannot read the image {path}: {exc}. Give a PNG, JPEG or WebP image.") from None
+        reason = "it is not an image file, or it is damaged" if isinstance(source, io.BytesIO) else exc
+        raise InputError(f"Cannot read {name}: {reason}. Give a PNG, JPEG or WebP image.") from None
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -1,7 +1,7 @@
 """The command line, `python -m personalive_core <command>`: one module per command.
 
 Commands: `animate` (portrait + driving video -> a video), `batch` (many clips, here or on Ray),
-`inspect-weights` (check a weights folder), `make-demo-inputs` (a synthetic portrait and driving
+`inspect-weights` (check a weights folder), `live` (the webcam page, without ComfyUI), `make-demo-inputs` (a synthetic portrait and driving
 video), `queue` (run a workflow on a ComfyUI server), `replay-golden` (parity with recordings of the original code). Each module imports the
 library only when its command runs, so `queue` and `--help` start without importing torch.
 """
@@ -12,9 +12,9 @@ import argparse
 import sys
 
 from ..errors import PersonaLiveError
-from . import animate, batch, demo, inspect, queue, replay
+from . import animate, batch, demo, inspect, live, queue, replay
 
-COMMANDS = (animate, batch, demo, inspect, queue, replay)
+COMMANDS = (animate, batch, demo, inspect, live, queue, replay)
 
 
 def main(argv: list[str] | None = None) -> int:
