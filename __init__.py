@@ -45,11 +45,16 @@ def _import_core() -> None:
         raise
 
 
+WEB_DIRECTORY = "./web"  # the frontend extension: the live page's sidebar tab and menu command
+
 if _inside_comfyui():
     _import_core()
     from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+    from .nodes.live_routes import register_live_routes
+
+    register_live_routes()
 else:
     NODE_CLASS_MAPPINGS = {}
     NODE_DISPLAY_NAME_MAPPINGS = {}
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]
+__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"]

@@ -141,6 +141,40 @@ def test_paste_back_workflow_animates_the_face_inside_the_larger_picture(client,
     assert np.abs(inside.astype(int) - picture[top + 8:top + side - 8, left + 8:left + side - 8]).mean() > 5
 
 
+def test_live_page_and_session_on_comfyuis_server_then_a_prompt_still_runs(client, comfy_server):
+    """The live routes on ComfyUI's own server: the page, the weights folders the loader node lists, a
+    live session that starts with the models through model management, and a queued prompt after it."""
+    import base64
+    import io
+
+    import websocket
+
+    config = client.get_json("/personalive/live/config")
+    assert "tiny" in config["folders"] and config["busy"] == []
+    assert b"personaliveLive" in client.get_bytes("/personalive/live/")
+    assert b"registerSidebarTab" in client.get_bytes(f"/extensions/{server.PACK_NAME}/personalive_live.js")
+    picture = io.BytesIO()
+    media.face(96, 96).save(picture, format="PNG")
+    ws = websocket.create_connection(comfy_server.url.replace("http", "ws") + "/personalive/live/ws", timeout=300)
+    try:
+        ws.send(json.dumps({"type": "start", "weights": "tiny", "size": TEST_SIZE, "pose_strength": 0.5,
+                            "reference": base64.b64encode(picture.getvalue()).decode()}))
+        while True:
+            message = json.loads(ws.recv())
+            if message["type"] in ("started", "error"):
+                break
+        assert message["type"] == "started", message
+        assert client.get_json("/personalive/live/config")["busy"] == [message["device"]]
+    finally:
+        ws.close()
+    for _ in range(100):
+        if client.get_json("/personalive/live/config")["busy"] == []:
+            break
+        time.sleep(0.1)
+    assert client.get_json("/personalive/live/config")["busy"] == []
+    assert_server_still_works(client)
+
+
 def test_interrupt_stops_the_sampler_between_windows(client):
     prompt = api_workflow(VIDEO, **{f"{VIDEO_SAMPLER}__seed": next(_seeds)})  # only sampler onwards re-run
     events, sent = [], []
