@@ -164,3 +164,12 @@ def test_a_run_queued_from_the_ui_finishes(ui, comfy_server):
     (entry,) = history.values()
     assert entry["status"]["status_str"] == "success"
     assert ui.errors == [] or all("api.comfy.org" in e or "reading 'id'" in e for e in ui.errors), ui.errors
+
+
+def test_the_live_page_opens_from_the_sidebar(ui):
+    """The pack's frontend extension adds a sidebar tab that shows the live page (camera in, portrait out)."""
+    ui.page.locator(".personalive-live-tab-button").first.click(timeout=30_000)
+    page = ui.page.frame_locator("iframe[title='PersonaLive live mode']")
+    page.locator("#start").wait_for(timeout=30_000)
+    page.locator("#weights option[value='tiny']").wait_for(state="attached", timeout=30_000)
+    ui.page.screenshot(path=str(ui.artefacts / "ui_live_sidebar.png"))
