@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 SIZE = 64
 CAMERA_SIZE, CAMERA_FRAMES, CAMERA_FPS = 128, 24, 10
 SERVER_START_S = 180
-FIRST_FRAMES_S = 120  # tiny weights on the CPU: ~1-4 frames/s, and a 12-frame delay before the first
+FIRST_FRAMES_S = 240  # tiny weights on the CPU: ~1-4 frames/s, and up to a 16-frame delay before the first
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
