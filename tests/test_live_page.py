@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import CHROMIUM_FLAGS, unavailable
 from personalive_core.demo_inputs import draw_face
 
 pytestmark = pytest.mark.browser
@@ -31,25 +32,11 @@ SIZE = 64
 CAMERA_SIZE, CAMERA_FRAMES, CAMERA_FPS = 128, 24, 10
 SERVER_START_S = 180
 FIRST_FRAMES_S = 240  # tiny weights on the CPU: ~1-4 frames/s, and up to a 16-frame delay before the first
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+CAMERA_FLAGS = [
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
     "--autoplay-policy=no-user-gesture-required",
 ]
-
-
-def unavailable(reason: str):
-    """Skip on a user's machine; in CI (CI=true) a missing prerequisite is a failure."""
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -234,7 +221,7 @@ def browser(inputs):
         from playwright.sync_api import sync_playwright
     except ImportError:
         unavailable("browser tests need the playwright package (pip install playwright; no browser download)")
-    flags = CHROMIUM_FLAGS + [f"--use-file-for-fake-video-capture={inputs['camera']}"]
+    flags = CHROMIUM_FLAGS + CAMERA_FLAGS + [f"--use-file-for-fake-video-capture={inputs['camera']}"]
     with sync_playwright() as p:
         instance = p.chromium.launch(executable_path=chromium, headless=True, args=flags)
         try:

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from helpers import unavailable
+
 from . import fakes, media, server
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,13 +100,6 @@ def graph(pack, real_models):
 TEST_SIZE = 64  # working size the server tests run at (a multiple of 64; tiny weights, CPU)
 DRIVING_FRAMES = 16  # 4 windows of 4 frames
 CACHE = Path(os.environ.get("PERSONALIVE_TEST_CACHE", Path.home() / ".cache" / "personalive-tests"))
-
-
-def unavailable(reason: str):
-    """Skip on a user's machine; in CI (CI=true) a missing prerequisite is a failure."""
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

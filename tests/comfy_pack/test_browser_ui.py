@@ -12,22 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from helpers import CHROMIUM_FLAGS, unavailable
+
 from . import server
 from . import workflow_check as wc
-from .conftest import TEST_SIZE, unavailable
+from .conftest import TEST_SIZE
 from .workflow_check import NODE_IDS
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 _seeds = itertools.count(5000)
 
 
