@@ -21,11 +21,15 @@ from ..checks import SIZE_MAX, SIZE_MIN, check_size
 from ..errors import InputError, PersonaLiveError, WeightsError
 from ..loading import PersonaLiveModels
 from ..motion_controls import MODES, STRENGTH_RANGE, MotionControls
+from ..window import CHUNK_FRAMES, LEAD_IN_CHUNKS
 from .protocol import PREFIX, decode_picture, pack_frame, unpack_frame
 from .session import LiveFrame, LiveOptions, LiveSession
 
 PAGE = Path(__file__).with_name("page") / "index.html"
 STATS_EVERY = 0.5  # seconds between two stats messages
+# Most frames a camera frame waits inside the stream before its animated frame comes out: the window's
+# chunks plus the chunk being filled.
+MAX_DELAY_FRAMES = CHUNK_FRAMES * (LEAD_IN_CHUNKS + 1)
 
 
 class ModelSource(Protocol):
@@ -158,7 +162,7 @@ class LiveService:
             session = await loop.run_in_executor(None, lambda: LiveSession(models, portrait, options, on_frame))
             self.active[device] = session
             await _send(ws, {"type": "started", "size": options.size, "device": device,
-                             "delay_frames": session_delay()})
+                             "delay_frames": MAX_DELAY_FRAMES})
             sender = asyncio.create_task(self._send_frames(ws, session, frames))
             try:
                 await self._receive(ws, session)
@@ -221,14 +225,6 @@ class LiveService:
                 next_stats = time.monotonic() + STATS_EVERY
                 stats = session.stats().as_dict()
                 await _send(ws, {"type": "stats", **stats, "notice": session.notice})
-
-
-def session_delay() -> int:
-    """Most frames a camera frame waits inside the stream before its animated frame comes out: the
-    window's chunks plus the chunk being filled."""
-    from ..window import CHUNK_FRAMES, LEAD_IN_CHUNKS
-
-    return CHUNK_FRAMES * (LEAD_IN_CHUNKS + 1)
 
 
 async def _send(ws: web.WebSocketResponse, message: dict) -> None:
