@@ -173,9 +173,11 @@ class LiveService:
         except Exception as exc:  # noqa: BLE001 - the client sees it; the server keeps serving
             await _send(ws, {"type": "error", "code": "failed", "message": f"the live session failed: {exc}"})
         finally:
-            self.active.pop(device, None)
-            if session is not None:
-                await loop.run_in_executor(None, session.close)
+            try:  # the device is free only once the session's worker has stopped using the models
+                if session is not None:
+                    await loop.run_in_executor(None, session.close)
+            finally:
+                self.active.pop(device, None)
 
     async def _receive(self, ws: web.WebSocketResponse, session: LiveSession) -> None:
         loop = asyncio.get_running_loop()

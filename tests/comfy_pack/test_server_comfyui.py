@@ -116,6 +116,33 @@ def test_video_workflow_gives_one_frame_per_driving_frame(client, tmp_path):
     assert [d["node"] for k, d in events if k == "executed"] == ["12"]  # SaveVideo
 
 
+def test_interrupt_stops_the_sampler_between_windows(client):
+    """Runs right after the video workflow test: ComfyUI keeps the outputs of the last prompt only, so with
+    just the seed changed the nodes before the sampler come from its cache."""
+    prompt = api_workflow(VIDEO, **{f"{VIDEO_SAMPLER}__seed": next(_seeds)})  # only sampler onwards re-run
+    events, sent = [], []
+
+    def on_event(kind, data):
+        events.append((kind, data))
+        if kind == "progress" and data.get("node") == VIDEO_SAMPLER and not sent:
+            client.interrupt()
+            sent.append(time.monotonic())
+
+    ws = client.connect()
+    try:
+        result = client.follow(ws, client.queue(prompt), on_event, timeout=900)
+    finally:
+        ws.close()
+    assert sent, "the sampler never reported progress"
+    assert result.status == "interrupted", result.error_text()
+    assert result.error["node_id"] == VIDEO_SAMPLER
+    # Only the seed changed: keypoints, pose maps, reference and motion came from ComfyUI's cache.
+    assert {"5", "6", "7", "8"} <= set(result.cached)
+    windows = [d["value"] for k, d in events if k == "progress" and d["node"] == VIDEO_SAMPLER]
+    assert max(windows) < DRIVING_FRAMES // 4  # stopped before the last window
+    assert_server_still_works(client)
+
+
 def test_paste_back_workflow_animates_the_face_inside_the_larger_picture(client, tmp_path):
     """The paste-back template (face crop, motion controls, paste-back) on a real server. Its video output
     is lossy, so the frames are also saved as PNGs: outside the face square they are the picture's
@@ -172,31 +199,6 @@ def test_live_page_and_session_on_comfyuis_server_then_a_prompt_still_runs(clien
             break
         time.sleep(0.1)
     assert client.get_json("/personalive/live/config")["busy"] == []
-    assert_server_still_works(client)
-
-
-def test_interrupt_stops_the_sampler_between_windows(client):
-    prompt = api_workflow(VIDEO, **{f"{VIDEO_SAMPLER}__seed": next(_seeds)})  # only sampler onwards re-run
-    events, sent = [], []
-
-    def on_event(kind, data):
-        events.append((kind, data))
-        if kind == "progress" and data.get("node") == VIDEO_SAMPLER and not sent:
-            client.interrupt()
-            sent.append(time.monotonic())
-
-    ws = client.connect()
-    try:
-        result = client.follow(ws, client.queue(prompt), on_event, timeout=900)
-    finally:
-        ws.close()
-    assert sent, "the sampler never reported progress"
-    assert result.status == "interrupted", result.error_text()
-    assert result.error["node_id"] == VIDEO_SAMPLER
-    # Only the seed changed: keypoints, pose maps, reference and motion came from ComfyUI's cache.
-    assert {"5", "6", "7", "8"} <= set(result.cached)
-    windows = [d["value"] for k, d in events if k == "progress" and d["node"] == VIDEO_SAMPLER]
-    assert max(windows) < DRIVING_FRAMES // 4  # stopped before the last window
     assert_server_still_works(client)
 
 
