@@ -4,6 +4,7 @@ inside ComfyUI only: these modules import ComfyUI's own `comfy`, `folder_paths` 
 from . import model_folder
 from .decode import ChunkedVAEDecode
 from .encoders import EncodeReference, MotionEncode
+from .frame_stream import PersonaLiveFrameByFrame
 from .keypoints import ExtractLivePortraitKeypoints, RenderPoseMap
 from .loader import LoadPersonaLiveModels
 from .paste_back import PersonaLiveFaceCrop, PersonaLivePasteBack
@@ -22,6 +23,7 @@ NODE_CLASS_MAPPINGS = {
     "ChunkedVAEDecode": ChunkedVAEDecode,
     "PersonaLiveFaceCrop": PersonaLiveFaceCrop,
     "PersonaLivePasteBack": PersonaLivePasteBack,
+    "PersonaLiveFrameByFrame": PersonaLiveFrameByFrame,
 }
 
 NODE_DISPLAY_NAME_MAPPINGS = {
@@ -34,4 +36,5 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "ChunkedVAEDecode": "Chunked VAE Decode (PersonaLive)",
     "PersonaLiveFaceCrop": "Face Crop (PersonaLive paste-back)",
     "PersonaLivePasteBack": "Paste Back (PersonaLive)",
+    "PersonaLiveFrameByFrame": "Frame by Frame (PersonaLive live, one frame per run)",
 }

@@ -14,7 +14,8 @@ import comfy.model_management as mm
 import torch
 
 from personalive_core.checks import size_problem
-from personalive_core.errors import PersonaLiveError
+from personalive_core.errors import InputError, PersonaLiveError
+from personalive_core.frames import image_to_pil
 
 log = logging.getLogger("PersonaLive")
 
@@ -86,6 +87,13 @@ def node_method(method):
 def check_interrupt() -> None:
     """Raise ComfyUI's interrupt exception when the user pressed Cancel / POST /interrupt arrived."""
     mm.throw_exception_if_processing_interrupted()
+
+
+def first_picture(image: torch.Tensor, what: str):
+    """The first image of an IMAGE batch as a PIL picture (a clear error for anything else)."""
+    if image.ndim != 4 or image.shape[0] < 1:
+        raise InputError(f"{what} must be an IMAGE batch; got a tensor of shape {tuple(image.shape)}.")
+    return image_to_pil(image[0])
 
 
 def to_intermediate(t: torch.Tensor) -> torch.Tensor:

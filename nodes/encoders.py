@@ -17,6 +17,7 @@ from .common import (
     models_input,
     node_method,
 )
+from .control_inputs import expression_strength_input
 
 
 class EncodeReference(SizeWidget):
@@ -72,10 +73,8 @@ class MotionEncode:
                 "keypoints": (KEYPOINTS, {"tooltip": "From ExtractLivePortraitKeypoints (gives the face crops)."}),
             },
             "optional": {
-                "expression_strength": ("FLOAT", {
-                    "default": 1.0, "min": 0.0, "max": 2.0, "step": 0.05,
-                    "tooltip": "How much of the driver's expression to take: 0 the reference's, 1 the driver's, "
-                    "above 1 exaggerates (relative to the driver's first frame when the keypoints are relative)."}),
+                "expression_strength": expression_strength_input(
+                    " (relative to the driver's first frame when the keypoints are relative)"),
             },
         }
 

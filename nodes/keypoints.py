@@ -6,7 +6,7 @@ import comfy.model_management as mm
 
 from personalive_core import api
 from personalive_core.checks import CROP_METHODS, crop_method_problem
-from personalive_core.motion_controls import MODES, MotionControls
+from personalive_core.motion_controls import MotionControls
 
 from .common import (
     CATEGORY,
@@ -18,6 +18,7 @@ from .common import (
     node_method,
     to_intermediate,
 )
+from .control_inputs import motion_mode_input, pose_strength_input, smoothing_input
 
 
 class ExtractLivePortraitKeypoints(SizeWidget):
@@ -57,17 +58,10 @@ class ExtractLivePortraitKeypoints(SizeWidget):
                 "size": SIZE_INPUT,
             },
             "optional": {
-                "pose_strength": ("FLOAT", {
-                    "default": 1.0, "min": 0.0, "max": 2.0, "step": 0.05,
-                    "tooltip": "How much of the driver's head pose to take: 0 keeps the reference's pose, 1 the "
-                    "driver's (rotations interpolated along the shortest path), above 1 exaggerates."}),
-                "motion_mode": (list(MODES), {
-                    "default": "absolute",
-                    "tooltip": "absolute: copy the driver's pose and expression. relative: the driver's first frame "
-                    "counts as neutral, so only its changes move the portrait (MotionEncode follows this too)."}),
-                "smoothing": ("FLOAT", {
-                    "default": 0.0, "min": 0.0, "max": 1.0, "step": 0.05,
-                    "tooltip": "Smooths jittery head motion (a causal One-Euro filter): 0 off, 1 strongest."}),
+                "pose_strength": pose_strength_input(),
+                "motion_mode": motion_mode_input("the driver's first frame counts as neutral, so only its changes "
+                                                 "move the portrait (MotionEncode follows this too)."),
+                "smoothing": smoothing_input(),
             },
         }
 

@@ -5,18 +5,11 @@ from __future__ import annotations
 import torch
 
 from personalive_core.errors import InputError
-from personalive_core.frames import image_to_pil
 from personalive_core.paste_back import FaceCrop, PasteBack, crop_around, find_face
 
-from .common import CATEGORY, check_interrupt, node_method, to_intermediate
+from .common import CATEGORY, check_interrupt, first_picture, node_method, to_intermediate
 
 CROP = "PERSONALIVE_CROP"
-
-
-def _picture(image: torch.Tensor, what: str):
-    if image.ndim != 4 or image.shape[0] < 1:
-        raise InputError(f"{what} must be an IMAGE batch; got a tensor of shape {tuple(image.shape)}.")
-    return image_to_pil(image[0])
 
 
 class PersonaLiveFaceCrop:
@@ -55,7 +48,7 @@ class PersonaLiveFaceCrop:
     def crop(self, picture, crop_scale: float, offset_x: float, offset_y: float, left: int = 0, top: int = 0,
              side: int = 0):
         check_interrupt()
-        image = _picture(picture, "picture")
+        image = first_picture(picture, "picture")
         if side > 0:
             if left + side > image.width or top + side > image.height:
                 raise InputError(f"The square {left},{top},{side} does not fit the {image.width}x{image.height} "
@@ -92,7 +85,7 @@ class PersonaLivePasteBack:
 
     @node_method
     def paste(self, picture, frames, crop: FaceCrop, feather: float = 0.12):
-        paste = PasteBack(_picture(picture, "picture"), crop, feather)
+        paste = PasteBack(first_picture(picture, "picture"), crop, feather)
         out = []
         for first in range(0, frames.shape[0], 16):
             check_interrupt()

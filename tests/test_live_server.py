@@ -74,6 +74,8 @@ def test_a_session_streams_frames_both_ways_and_a_second_client_is_busy(service)
         ws = await start(client, pose_strength=0.8, motion_mode="relative", smoothing=0.3, max_queue=64)
         started = (await until(ws, {"started", "error"}))[-1]
         assert started["type"] == "started" and started["size"] == SIZE and started["delay_frames"] == 16
+        assert started["controls"] == {"pose_strength": 0.8, "expression_strength": 1.0, "motion_mode": "relative",
+                                       "smoothing": 0.3}
         other = await start(client)
         busy = (await until(other, {"started", "error"}))[-1]
         assert busy["code"] == "busy" and "Another live session is running on cpu" in busy["message"]
@@ -139,3 +141,53 @@ def test_an_unknown_weights_folder_is_named(service):
         assert error["code"] == "weights" and "no weights folder named 'nope'; choose one of tiny" in error["message"]
 
     run_with_client(service, scenario)
+
+
+class HostModels(FolderModels):
+    """Models as a host server (ComfyUI) hands them out: it may be running other work on the device, and
+    may take the models off it."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.listeners, self.busy_with = [], None
+
+    def subscribe(self, listener):
+        self.listeners.append(listener)
+
+    def sharing(self):
+        return self.busy_with
+
+    def unload(self, folder):  # from another thread, as ComfyUI's prompt worker does
+        import threading
+
+        thread = threading.Thread(target=lambda: [listener(folder) for listener in self.listeners])
+        thread.start()
+        thread.join()
+
+
+def test_the_host_sharing_the_device_is_shown_and_unloading_the_models_ends_the_session(tiny_random_weights):
+    models = HostModels({"tiny": tiny_random_weights}, "fp32", "cpu")
+    host = LiveService(models, default_size=SIZE)
+
+    async def scenario(client):
+        ws = await start(client)
+        assert (await until(ws, {"started", "error"}))[-1]["type"] == "started"
+        models.busy_with = "a ComfyUI prompt is running on the same device"
+        stats = (await until(ws, {"stats"}))[-1]
+        assert stats["sharing"] == "a ComfyUI prompt is running on the same device"
+        models.unload("tiny")
+        error = (await until(ws, {"error"}))[-1]
+        assert error["code"] == "unloaded" and "the models of tiny were taken off cpu" in error["message"]
+        assert "Start it again" in error["message"]
+        assert (await ws.receive(timeout=60)).type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
+        for _ in range(600):
+            if not host.active:
+                break
+            await asyncio.sleep(0.1)
+        assert host.active == {} and host._clients == {} and host._stopped == {}
+        models.busy_with = None
+        again = await start(client)  # and a new session starts
+        assert (await until(again, {"started", "error"}))[-1]["type"] == "started"
+        await again.close()
+
+    run_with_client(host, scenario)

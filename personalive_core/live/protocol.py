@@ -21,12 +21,14 @@ Client -> server:
 
 Server -> client:
 - {"type": "status", "message": "..."} while loading;
-- {"type": "started", "size": S, "device": "...", "delay_frames": n};
+- {"type": "started", "size": S, "device": "...", "delay_frames": n, "controls": {the motion controls}};
 - binary animated frames (JPEG, S x S), each with the timestamp of the camera frame it animates;
-- {"type": "stats", "frames_in", "frames_out", "dropped", "queue", "fps", "latency_ms", "delay_frames"}
-  about twice a second;
-- {"type": "error", "code": "busy" | "input" | "weights" | "failed", "message": "..."}; after "busy",
-  "weights" and "failed" the server closes the socket.
+- {"type": "stats", "frames_in", "frames_out", "dropped", "queue", "fps", "latency_ms", "delay_frames",
+  "notice", "sharing"} about twice a second ("notice": the last problem the session lived through, such
+  as a refused new reference; "sharing": what else uses the device now, such as a running ComfyUI prompt);
+- {"type": "error", "code": "busy" | "input" | "weights" | "failed" | "unloaded", "message": "..."};
+  after "busy", "weights", "failed" and "unloaded" (the host server took the models off the device) the
+  server closes the socket.
 - {"type": "stopped", "reason": "..."} before the server closes the socket.
 """
 

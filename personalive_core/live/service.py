@@ -39,6 +39,13 @@ class ModelSource(Protocol):
     def load(self, folder: str) -> PersonaLiveModels:
         """The models of `folder`, on their compute device (may take minutes the first time)."""
 
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(folder)` (from any thread) whenever the models of `folder` leave the compute
+        device, e.g. because a host server unloaded them for other work."""
+
+    def sharing(self) -> str | None:
+        """What else is using the compute device right now (e.g. a host server's running job), or None."""
+
 
 @dataclass(frozen=True)
 class StartRequest:
@@ -70,6 +77,11 @@ class StartRequest:
             raise InputError(f"max_queue must be between 1 and 64; got {request.max_queue}")
         return request
 
+    def controls(self) -> dict:
+        """The motion controls the session runs with (echoed in "started")."""
+        return {"pose_strength": self.pose_strength, "expression_strength": self.expression_strength,
+                "motion_mode": self.motion_mode, "smoothing": self.smoothing}
+
     def options(self) -> LiveOptions:
         controls = MotionControls(self.pose_strength, self.expression_strength, self.motion_mode, self.smoothing)
         return LiveOptions(size=self.size, seed=self.seed, controls=controls, max_queue=self.max_queue)
@@ -83,6 +95,9 @@ class LiveService:
         self.default_size = default_size
         self.active: dict[str, LiveSession] = {}  # device -> its session
         self._sockets: set[web.WebSocketResponse] = set()
+        self._clients: dict[str, tuple[str, web.WebSocketResponse, asyncio.AbstractEventLoop]] = {}  # device ->
+        self._stopped: dict[web.WebSocketResponse, str] = {}  # why the server ended a client's session
+        models.subscribe(self._models_unloaded)
 
     def routes(self) -> web.RouteTableDef:
         table = web.RouteTableDef()
@@ -156,13 +171,14 @@ class LiveService:
             loop.call_soon_threadsafe(frames.put_nowait, frame)
 
         self.active[device] = None  # reserved while the reference is encoded
+        self._clients[device] = (request.weights, ws, loop)
         session = None
         try:
             await _send(ws, {"type": "status", "message": "encoding the reference"})
             session = await loop.run_in_executor(None, lambda: LiveSession(models, portrait, options, on_frame))
             self.active[device] = session
             await _send(ws, {"type": "started", "size": options.size, "device": device,
-                             "delay_frames": MAX_DELAY_FRAMES})
+                             "delay_frames": MAX_DELAY_FRAMES, "controls": request.controls()})
             sender = asyncio.create_task(self._send_frames(ws, session, frames))
             try:
                 await self._receive(ws, session)
@@ -171,13 +187,34 @@ class LiveService:
         except PersonaLiveError as exc:
             await _send(ws, {"type": "error", "code": "input", "message": str(exc)})
         except Exception as exc:  # noqa: BLE001 - the client sees it; the server keeps serving
-            await _send(ws, {"type": "error", "code": "failed", "message": f"the live session failed: {exc}"})
+            await self._report_failure(ws, exc)
         finally:
+            self._clients.pop(device, None)
             try:  # the device is free only once the session's worker has stopped using the models
                 if session is not None:
                     await loop.run_in_executor(None, session.close)
             finally:
                 self.active.pop(device, None)
+                self._stopped.pop(ws, None)
+
+    def _models_unloaded(self, folder: str) -> None:
+        """The models of `folder` left the device (any thread): end the sessions running on them."""
+        for device, (weights, ws, loop) in list(self._clients.items()):
+            if weights == folder:
+                self._stopped[ws] = (f"the models of {folder} were taken off {device} (Unload Models, /free, or a "
+                                     "queued prompt that needed the memory), so the live session stopped. Start it "
+                                     "again to reload them.")
+                loop.call_soon_threadsafe(lambda ws=ws: asyncio.ensure_future(self._end(ws)))
+
+    async def _end(self, ws: web.WebSocketResponse) -> None:
+        await _send(ws, {"type": "error", "code": "unloaded", "message": self._stopped.get(ws, "stopped")})
+        await ws.close()
+
+    async def _report_failure(self, ws: web.WebSocketResponse, exc: BaseException) -> None:
+        if ws in self._stopped:  # a failure caused by the models leaving the device: say that instead
+            await _send(ws, {"type": "error", "code": "unloaded", "message": self._stopped[ws]})
+        else:
+            await _send(ws, {"type": "error", "code": "failed", "message": f"the live session failed: {exc}"})
 
     async def _receive(self, ws: web.WebSocketResponse, session: LiveSession) -> None:
         loop = asyncio.get_running_loop()
@@ -219,14 +256,13 @@ class LiveService:
             except asyncio.TimeoutError:
                 pass
             if session.error is not None:
-                await _send(ws, {"type": "error", "code": "failed", "message": f"the live session failed: "
-                                                                              f"{session.error}"})
+                await self._report_failure(ws, session.error)
                 await ws.close()
                 return
             if time.monotonic() >= next_stats:
                 next_stats = time.monotonic() + STATS_EVERY
                 stats = session.stats().as_dict()
-                await _send(ws, {"type": "stats", **stats, "notice": session.notice})
+                await _send(ws, {"type": "stats", **stats, "notice": session.notice, "sharing": self.models.sharing()})
 
 
 async def _send(ws: web.WebSocketResponse, message: dict) -> None:
@@ -250,6 +286,12 @@ class FolderModels:
 
     def folders(self) -> list[str]:
         return list(self.roots)
+
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        """Nothing to tell: the standalone server keeps its models on the device until it exits."""
+
+    def sharing(self) -> str | None:
+        return None
 
     def load(self, folder: str) -> PersonaLiveModels:
         if folder not in self.roots:

@@ -5,7 +5,8 @@ second, with no 1.8 GB ComfyUI runtime, and can observe what the nodes ask of Co
 updates, model loads, interrupt checks). The real modules are exercised by the server tests.
 
 Only what the nodes use is faked: folder_paths (model folders), comfy.model_management (devices,
-load_models_gpu, interrupts), comfy.model_patcher.ModelPatcher, comfy.utils.ProgressBar,
+load_models_gpu, unload_all_models, interrupts), comfy.model_patcher.ModelPatcher (callbacks, detach),
+comfy.patcher_extension.CallbacksMP, comfy.utils.ProgressBar,
 comfy.latent_formats.SD15 and latent_preview.get_previewer. `loaded_pack` imports the pack against them
 (the node tests and scripts/build_workflows.py, which reads the nodes' schemas, both use it).
 """
@@ -89,7 +90,17 @@ def build(models_dir: Path, rec: Recorder) -> dict[str, types.ModuleType]:
     ):
         for patcher in models:
             rec.loads.append(patcher)
+            if patcher in loaded:  # as ComfyUI 0.3.75: a loaded model is detached (weights kept) and re-attached
+                patcher.detach(unpatch_all=False)
+            else:
+                loaded.append(patcher)
             patcher.model.to(patcher.load_device)
+
+    loaded: list = []  # patchers on the device, as model management's current_loaded_models
+
+    def unload_all_models():  # what Unload Models / POST /free do between prompts
+        while loaded:
+            loaded.pop().detach()
 
     cpu = torch.device("cpu")
     mm = _module(
@@ -98,6 +109,7 @@ def build(models_dir: Path, rec: Recorder) -> dict[str, types.ModuleType]:
         processing_interrupted=processing_interrupted,
         throw_exception_if_processing_interrupted=throw_exception_if_processing_interrupted,
         load_models_gpu=load_models_gpu,
+        unload_all_models=unload_all_models,
         get_torch_device=lambda: cpu,
         unet_offload_device=lambda: cpu,
         intermediate_device=lambda: cpu,
@@ -107,9 +119,25 @@ def build(models_dir: Path, rec: Recorder) -> dict[str, types.ModuleType]:
     )
 
     # comfy.model_patcher ---------------------------------------------------------------------------
+    class CallbacksMP:
+        ON_DETACH = "on_detach_after"
+
+    patcher_extension = _module("comfy.patcher_extension", CallbacksMP=CallbacksMP)
+
     class ModelPatcher:
         def __init__(self, model, load_device, offload_device, size=0, weight_inplace_update=False):
             self.model, self.load_device, self.offload_device, self.size = model, load_device, offload_device, size
+            self.callbacks: dict[str, list] = {}
+
+        def add_callback(self, call_type, callback):
+            self.callbacks.setdefault(call_type, []).append(callback)
+
+        def detach(self, unpatch_all=True):  # as ComfyUI: off the device (unless only re-attaching), then callbacks
+            if unpatch_all:
+                self.model.to(self.offload_device)
+            for callback in self.callbacks.get(CallbacksMP.ON_DETACH, []):
+                callback(self, unpatch_all)
+            return self.model
 
     model_patcher = _module("comfy.model_patcher", ModelPatcher=ModelPatcher)
 
@@ -147,7 +175,8 @@ def build(models_dir: Path, rec: Recorder) -> dict[str, types.ModuleType]:
     latent_preview = _module("latent_preview", get_previewer=lambda device, latent_format: Previewer())
 
     comfy = _module(
-        "comfy", model_management=mm, model_patcher=model_patcher, utils=utils, latent_formats=latent_formats
+        "comfy", model_management=mm, model_patcher=model_patcher, patcher_extension=patcher_extension, utils=utils,
+        latent_formats=latent_formats,
     )
     comfy.__path__ = []  # a package, so `import comfy.x` resolves through sys.modules
     return {
@@ -155,6 +184,7 @@ def build(models_dir: Path, rec: Recorder) -> dict[str, types.ModuleType]:
         "comfy": comfy,
         "comfy.model_management": mm,
         "comfy.model_patcher": model_patcher,
+        "comfy.patcher_extension": patcher_extension,
         "comfy.utils": utils,
         "comfy.latent_formats": latent_formats,
         "latent_preview": latent_preview,

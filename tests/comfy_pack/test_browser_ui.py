@@ -117,13 +117,9 @@ def test_every_personalive_node_renders_its_widgets(ui, client):
     )
     for node in rendered:
         schema = info[node["type"]]
-        widgets = [name for section in schema["input"].values() for name, spec in section.items() if wc.is_widget(spec)]
-        sockets = [
-            f"{name}:{spec[0]}"
-            for section in schema["input"].values()
-            for name, spec in section.items()
-            if not wc.is_widget(spec)
-        ]
+        shown = [section for kind, section in schema["input"].items() if kind != "hidden"]  # hidden: ComfyUI fills
+        widgets = [name for section in shown for name, spec in section.items() if wc.is_widget(spec)]
+        sockets = [f"{name}:{spec[0]}" for section in shown for name, spec in section.items() if not wc.is_widget(spec)]
         assert [w for w in node["widgets"] if w != "control_after_generate"] == widgets, node["type"]
         assert node["inputs"] == sockets, node["type"]
         assert node["outputs"] == [f"{n}:{t}" for n, t in zip(schema["output_name"], schema["output"])]

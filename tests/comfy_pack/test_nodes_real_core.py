@@ -32,3 +32,41 @@ def test_node_chain_on_the_real_core(pack, real_models, weights_dir, rec):
     images = nodes["ChunkedVAEDecode"].decode(real_models, latent, 2, False)[0]
     assert images.shape == (5, TEST_SIZE, TEST_SIZE, 3) and images.dtype == torch.float32
     assert 0 <= images.min() and images.max() <= 1
+
+
+def test_frame_by_frame_node_gives_the_offline_frames_after_the_delay(pack, real_models):
+    """comfystream-style use: one execution per camera frame, state kept per session id; a new session id
+    or Unload Models / POST /free (ComfyUI then detaches the models) starts afresh."""
+    import sys
+
+    import numpy as np
+
+    from personalive_core.animate import animate_frames
+    from personalive_core.demo_inputs import draw_face
+    from personalive_core.frames import image_to_pil, square_frame
+    from personalive_core.motion_controls import MotionControls
+
+    step = pack.NODE_CLASS_MAPPINGS["PersonaLiveFrameByFrame"]().step
+    assert np.isnan(pack.NODE_CLASS_MAPPINGS["PersonaLiveFrameByFrame"].IS_CHANGED())  # re-run every time
+    as_image = lambda picture: torch.from_numpy(np.asarray(picture, np.float32) / 255.0)[None]  # noqa: E731
+    reference = as_image(draw_face(96))
+    camera = [as_image(draw_face(96, yaw=0.6 * np.sin(i / 3), mouth=0.5 + 0.5 * np.sin(i))) for i in range(20)]
+    kwargs = dict(size=TEST_SIZE, seed=4, pose_strength=0.8, node_id="7")
+    runs = [step(real_models, reference, frame, "cam-1", **kwargs) for frame in camera]
+    flags = [animated for _, animated in runs]
+    delay = flags.index(True)
+    assert 0 < delay and all(flags[delay:]) and len(flags) - delay >= 4
+    assert all(out.shape == (1, TEST_SIZE, TEST_SIZE, 3) for out, _ in runs)
+    offline = torch.cat(list(animate_frames(
+        real_models.models, image_to_pil(reference[0]), [square_frame(image_to_pil(f[0]), TEST_SIZE) for f in camera],
+        size=TEST_SIZE, seed=4, controls=MotionControls(pose_strength=0.8))))
+    assert torch.equal(torch.cat([out for out, _ in runs[delay:]]), offline[:len(camera) - delay])
+    # Same session: continues. Another session id: a fresh stream (warming up again), the old one released.
+    assert step(real_models, reference, camera[0], "cam-1", **kwargs)[1] is True
+    assert step(real_models, reference, camera[0], "cam-2", **kwargs)[1] is False
+    assert [key for key in real_models.states] == [("frame_by_frame", "7")]
+    step(real_models, reference, camera[1], "cam-2", **kwargs)
+    sys.modules["comfy.model_management"].unload_all_models()  # what Unload Models / POST /free do
+    assert real_models.states == {}
+    out, animated = step(real_models, reference, camera[2], "cam-2", **kwargs)
+    assert animated is False and torch.equal(out, runs[0][0])

@@ -75,7 +75,9 @@ def test_object_info_lists_the_pack_nodes_with_tooltips(client):
         assert entry["category"] == "PersonaLive" and entry["python_module"].endswith(server.PACK_NAME)
         assert len(entry["description"]) > 40
         assert all(entry["output_tooltips"]), node_id
-        for section in entry["input"].values():
+        for kind, section in entry["input"].items():
+            if kind == "hidden":  # filled in by ComfyUI (e.g. the node's id), never shown
+                continue
             for name, spec in section.items():
                 assert spec[1].get("tooltip"), f"{node_id}.{name} has no tooltip"
     folders = info["LoadPersonaLiveModels"]["input"]["required"]["weights_folder"][0]
@@ -191,7 +193,12 @@ def test_live_page_and_session_on_comfyuis_server_then_a_prompt_still_runs(clien
             if message["type"] in ("started", "error"):
                 break
         assert message["type"] == "started", message
+        assert message["controls"]["pose_strength"] == 0.5
         assert client.get_json("/personalive/live/config")["busy"] == [message["device"]]
+        free(client, unload_models=True, free_memory=False)  # Unload Models: the session is told and ends
+        while (message := json.loads(ws.recv()))["type"] != "error":
+            pass
+        assert message["code"] == "unloaded" and "were taken off" in message["message"], message
     finally:
         ws.close()
     for _ in range(100):
@@ -200,6 +207,35 @@ def test_live_page_and_session_on_comfyuis_server_then_a_prompt_still_runs(clien
         time.sleep(0.1)
     assert client.get_json("/personalive/live/config")["busy"] == []
     assert_server_still_works(client)
+
+
+def test_frame_by_frame_node_keeps_its_stream_between_executions(client, tmp_path):
+    """The comfystream-style node: queued again and again with the same inputs it runs every time (never
+    cached), one frame out per frame in; the reference comes back while the stream warms up, then animated
+    frames, within the stream's delay (so the state survived between executions)."""
+    import numpy as np
+
+    from personalive_core.live.service import MAX_DELAY_FRAMES
+
+    base = api_workflow(IMAGE)
+    prompt = {key: base[key] for key in ("1", "2", "3")}
+    prompt["20"] = {"class_type": "PersonaLiveFrameByFrame", "inputs": {
+        "models": ["1", 0], "reference": ["2", 0], "frame": ["3", 0], "session_id": "camera", "size": TEST_SIZE,
+        "seed": 3, "pose_strength": 0.7}}
+    prompt["21"] = {"class_type": "SaveImage", "inputs": {"images": ["20", 0], "filename_prefix": "frame_by_frame"}}
+    frames = []
+    for run in range(MAX_DELAY_FRAMES + 1):
+        result = run_ok(client, prompt)
+        assert "20" not in result.cached
+        (path,) = client.download_outputs(result, tmp_path / str(run))
+        frames.append(np.asarray(Image.open(path).convert("RGB"), dtype=np.int16))
+        assert frames[-1].shape == (TEST_SIZE, TEST_SIZE, 3)
+        if np.abs(frames[-1] - frames[0]).mean() > 5:  # no longer the reference: an animated frame
+            break
+    else:
+        pytest.fail(f"still the reference after {len(frames)} executions: the stream did not survive between them")
+    assert len(frames) > 2  # the warm-up returned the reference more than once
+    assert all(np.array_equal(frame, frames[0]) for frame in frames[:-1])
 
 
 def test_image_workflow_through_the_queue_command(comfy_server, tmp_path, capsys):

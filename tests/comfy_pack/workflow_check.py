@@ -24,6 +24,7 @@ NODE_IDS = [
     "ChunkedVAEDecode",
     "PersonaLiveFaceCrop",
     "PersonaLivePasteBack",
+    "PersonaLiveFrameByFrame",
 ]
 
 
