@@ -120,6 +120,14 @@ class Render:
         started = time.time()
         store = ResumeStore(self.output.path, fingerprint)
         saved = store.load()
+        if saved is not None and saved["done"]:  # every frame was rendered before: at most the encoding is left
+            frames_out = int(saved["animation"]["frames_out"])
+            if not self.output.is_frame_folder:
+                for _ in self.reader:  # read for the frame times only
+                    pass
+                self._encode_from(store.frames, frames_out)
+            store.remove()
+            return RenderResult(frames_out, time.time() - started, frames_out)
         animation = self._animation()
         if saved is not None:
             animation.load_state_dict(saved["animation"])
@@ -128,7 +136,6 @@ class Render:
         writer = FrameFolderWriter(frames_dir, self.driving.fps, start=resumed_at,
                                    compress_level=6 if self.output.is_frame_folder else 1)
         every = CHUNK_FRAMES * max(1, checkpoint_every)
-        done = bool(saved and saved["done"])
         checkpointed = resumed_at
         try:
             for index, frame in enumerate(self.reader):
@@ -139,10 +146,9 @@ class Render:
                 if animation.frames_in % every == 0:
                     store.save({"animation": animation.state_dict(), "done": False})
                     checkpointed = animation.frames_out
-            if not done:
-                for frames in animation.finish():
-                    self._write(writer, self._made(frames))
-                store.save({"animation": animation.state_dict(), "done": True})
+            for frames in animation.finish():
+                self._write(writer, self._made(frames))
+            store.save({"animation": animation.state_dict(), "done": True})
         except KeyboardInterrupt:
             raise RenderInterrupted(
                 f"interrupted after {writer.frames} frames; run again with --resume to continue from the last "

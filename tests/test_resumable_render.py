@@ -17,6 +17,7 @@ from PIL import Image
 from personalive_core.cli import main
 from personalive_core.demo_inputs import write_demo_inputs
 from personalive_core.frame_folder import FrameFolderWriter
+from personalive_core.render import Render
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +48,7 @@ def _kill_when(process, ready, timeout=300):
     process.wait()
 
 
-def test_killed_renders_resume_to_the_same_file(tiny_random_weights, demo, tmp_path):
+def test_killed_renders_resume_to_the_same_file(tiny_random_weights, demo, tmp_path, monkeypatch, capsys):
     portrait, video = demo
     assert main(_args(tiny_random_weights, portrait, video, tmp_path / "plain.mp4")) == 0
     out = tmp_path / "resumed.mp4"
@@ -63,10 +64,18 @@ def test_killed_renders_resume_to_the_same_file(tiny_random_weights, demo, tmp_p
     assert "belongs to another render: it was made with seed 5 (now 6)" in other_seed.stderr
     assert "delete" in other_seed.stderr and "loading" not in other_seed.stderr
 
-    finished = subprocess.run([sys.executable, "-m", "personalive_core", *resumable], cwd=ROOT,
-                              capture_output=True, text=True)
-    assert finished.returncode == 0, finished.stderr
-    assert "of them by an earlier run" in finished.stdout
+    def encoding_fails(self, folder, count):  # stopped after the last frame, while encoding the file
+        raise OSError("the disk filled up while encoding")
+
+    monkeypatch.setattr(Render, "_encode_from", encoding_fails)
+    with pytest.raises(OSError, match="disk filled up"):
+        main(resumable)
+    assert not out.exists() and (frames.parent / "checkpoint.pt").exists()
+    monkeypatch.undo()
+    # Every frame is already there: the next run only encodes them (no reference step, nothing rendered).
+    monkeypatch.setattr(Render, "_animation", lambda self: pytest.fail("the finished render was animated again"))
+    assert main(resumable) == 0
+    assert "24 frames (24 of them by an earlier run)" in capsys.readouterr().out
     assert out.read_bytes() == (tmp_path / "plain.mp4").read_bytes()
     assert not frames.parent.exists()  # a finished render removes its progress
 
