@@ -1,9 +1,12 @@
 """The live page's browser tests (tests/test_live_page.py: fake camera, frames back, figures, busy second
 tab, reference swap, recording, stop and start, closing the tab frees the session, readable errors), here
 against ComfyUI's own server: the pack's routes on PromptServer, the models through model management.
-Then a prompt queued while a session runs: the page says the device is shared, and the prompt finishes."""
+Then a prompt queued while a session runs: the page says the device is shared, and the prompt finishes;
+Unload Models ends the session with that reason on the page."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -41,8 +44,14 @@ def test_a_prompt_queued_while_live_is_shown_on_the_page_and_runs(context, serve
         assert result.ok, result.error_text()
         tab.wait_for("() => window.personaliveLive.sharing === null", 30, "the notice to go once the prompt ended")
         assert tab.page.is_hidden("#sharing")
-        tab.stop()
+        for _ in range(2):  # Unload Models (twice: see test_server_comfyui.free): the page says why it stopped
+            client.free(unload_models=True, free_memory=False)
+            time.sleep(1.0)
+        tab.wait_state("error", timeout_s=60)
+        message = tab.text("#error")
+        assert message.startswith("The models of tiny were taken off") and "Start it again" in message, message
+        tab.shot("models_unloaded")
         tab.assert_no_console_errors()
     finally:
         tab.page.close()
-    server.wait_device_free("the stopped session still holds the device")
+    server.wait_device_free("the ended session still holds the device")
