@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +25,25 @@ def unavailable(reason: str):
     if os.environ.get("CI"):
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+@contextmanager
+def chromium(extra_flags: list[str] = ()):
+    """Debian's Chromium (CHROMIUM overrides the path) launched headless by Playwright, closed on exit;
+    `unavailable` when it or Playwright is missing."""
+    path = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not Path(path).is_file():
+        unavailable(f"browser tests need Debian's chromium at {path} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("browser tests need the playwright package (pip install playwright; no browser download)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_FLAGS + list(extra_flags))
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def manifest_layout(manifest: dict, file_key: str) -> dict[str, tuple[int, ...]]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import CHROMIUM_FLAGS, unavailable
+from helpers import chromium
 from personalive_core.demo_inputs import draw_face
 
 pytestmark = pytest.mark.browser
@@ -238,20 +238,8 @@ class Tab:
 
 @pytest.fixture(scope="module")
 def browser(inputs):
-    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    if not Path(chromium).is_file():
-        unavailable(f"browser tests need Debian's chromium at {chromium} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("browser tests need the playwright package (pip install playwright; no browser download)")
-    flags = CHROMIUM_FLAGS + CAMERA_FLAGS + [f"--use-file-for-fake-video-capture={inputs['camera']}"]
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=chromium, headless=True, args=flags)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with chromium(CAMERA_FLAGS + [f"--use-file-for-fake-video-capture={inputs['camera']}"]) as instance:
+        yield instance
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,16 @@ def camera(count: int, start: int = 0) -> list[Image.Image]:
             for i in range(start, start + count)]
 
 
+def stream(session: LiveSession, frames: list, count: int, wait_every: int = 1) -> None:
+    """Push `count` of `frames` (round and round), waiting for the session and reading its output after
+    every `wait_every` pushes."""
+    for i in range(count):
+        session.push(frames[i % len(frames)], timestamp=float(i))
+        if i % wait_every == wait_every - 1:
+            session.wait_idle(timeout=60)
+            drain(session)
+
+
 def drain(session: LiveSession, timeout: float = 0.0) -> list:
     frames = []
     while (frame := session.get(timeout=timeout)) is not None:
@@ -140,16 +150,9 @@ def resident_mb() -> float:
 def test_memory_stays_flat_over_a_long_stream(models):
     session = LiveSession(models, draw_face(96), LiveOptions(size=SIZE, max_queue=4))
     frames = camera(8)
-
-    def stream(count):
-        for i in range(count):
-            session.push(frames[i % 8])
-            session.wait_idle(timeout=60)
-            drain(session)
-
-    stream(16)
+    stream(session, frames, 16)
     before = resident_mb()
-    stream(48)
+    stream(session, frames, 48)
     grown_mb = resident_mb() - before
     stats = session.stats()
     session.close()
@@ -177,17 +180,9 @@ def test_the_sessions_bookkeeping_stays_flat_over_thousands_of_frames(models):
     session = LiveSession(models, draw_face(96), LiveOptions(size=SIZE, max_queue=8, max_out=32))
     session._animation = WindowedEcho(SIZE)  # 8 frames are pushed between two waits: none is dropped
     frames = camera(8)
-
-    def stream(count):
-        for i in range(count):
-            session.push(frames[i % 8], timestamp=float(i))
-            if i % 8 == 7:
-                session.wait_idle(timeout=60)
-                drain(session)
-
-    stream(400)
+    stream(session, frames, 400, wait_every=8)
     before = resident_mb()
-    stream(3200)
+    stream(session, frames, 3200, wait_every=8)
     grown_mb = resident_mb() - before
     stats = session.stats()
     inside = (len(session._in_stream), len(session._latencies), len(session._out), len(session._waiting))

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from helpers import CHROMIUM_FLAGS, unavailable
+from helpers import chromium, unavailable
 
 from . import server
 from . import workflow_check as wc
@@ -56,28 +55,17 @@ class UI:
 
 @pytest.fixture(scope="module")
 def ui(comfy_server, client, artefacts_dir):
-    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    if not Path(chromium).is_file():
-        unavailable(f"browser tests need Debian's chromium at {chromium} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("browser tests need the playwright package (pip install playwright; no browser download)")
     if comfy_server.lean:
         unavailable("the lean ComfyUI runtime has no frontend")
-    client.post_json("/settings/Comfy.TutorialCompleted", True)  # no first-run template dialog
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+    with chromium() as browser:
+        client.post_json("/settings/Comfy.TutorialCompleted", True)  # no first-run template dialog
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         ui = UI(page, artefacts_dir)
         page.on("pageerror", lambda e: ui.errors.append(str(e)))
         page.goto(comfy_server.url + "/", wait_until="domcontentloaded")
         page.wait_for_function("() => window.app && window.app.graph && window.app.canvas", timeout=120_000)
         page.wait_for_timeout(1500)
-        try:
-            yield ui
-        finally:
-            browser.close()
+        yield ui
 
 
 @pytest.mark.parametrize("name", [p.stem for p in wc.ui_files()])
