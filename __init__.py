@@ -49,12 +49,15 @@ WEB_DIRECTORY = "./web"  # the frontend extension: the live page's sidebar tab a
 
 if _inside_comfyui():
     _import_core()
-    from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+    from .nodes import PersonaLiveExtension
     from .nodes.live_routes import register_live_routes
 
     register_live_routes()
-else:
-    NODE_CLASS_MAPPINGS = {}
-    NODE_DISPLAY_NAME_MAPPINGS = {}
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"]
+    async def comfy_entrypoint() -> PersonaLiveExtension:
+        """ComfyUI's V3 entry point: the extension listing this pack's nodes."""
+        return PersonaLiveExtension()
+
+    __all__ = ["WEB_DIRECTORY", "comfy_entrypoint"]
+else:
+    __all__ = ["WEB_DIRECTORY"]

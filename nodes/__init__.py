@@ -1,5 +1,12 @@
-"""The PersonaLive ComfyUI nodes (classic V1 node API). Imported by the pack's top-level __init__.py
-inside ComfyUI only: these modules import ComfyUI's own `comfy`, `folder_paths` and `latent_preview`."""
+"""The PersonaLive ComfyUI nodes, on ComfyUI's V3 node schema (`comfy_api.v0_0_2`). Imported by the pack's
+top-level __init__.py inside ComfyUI only: these modules import ComfyUI's own `comfy`, `comfy_api`,
+`folder_paths` and `latent_preview`.
+
+Why `v0_0_2`: ComfyUI 0.3.75 and 0.30.0 both ship it, and a pinned version module keeps this pack on the
+API it was written against while `latest` moves on.
+"""
+
+from comfy_api.v0_0_2 import ComfyExtension, io
 
 from . import model_folder
 from .decode import ChunkedVAEDecode
@@ -12,29 +19,23 @@ from .sampler import PersonaLiveSampler4Step
 
 model_folder.register()
 
-# Node ids are part of every saved workflow: never rename them.
-NODE_CLASS_MAPPINGS = {
-    "LoadPersonaLiveModels": LoadPersonaLiveModels,
-    "ExtractLivePortraitKeypoints": ExtractLivePortraitKeypoints,
-    "RenderPoseMap": RenderPoseMap,
-    "EncodeReference": EncodeReference,
-    "MotionEncode": MotionEncode,
-    "PersonaLiveSampler4Step": PersonaLiveSampler4Step,
-    "ChunkedVAEDecode": ChunkedVAEDecode,
-    "PersonaLiveFaceCrop": PersonaLiveFaceCrop,
-    "PersonaLivePasteBack": PersonaLivePasteBack,
-    "PersonaLiveFrameByFrame": PersonaLiveFrameByFrame,
-}
+# Their schemas' node IDs are part of every saved workflow: never rename them.
+NODES: list[type[io.ComfyNode]] = [
+    LoadPersonaLiveModels,
+    ExtractLivePortraitKeypoints,
+    RenderPoseMap,
+    EncodeReference,
+    MotionEncode,
+    PersonaLiveSampler4Step,
+    ChunkedVAEDecode,
+    PersonaLiveFaceCrop,
+    PersonaLivePasteBack,
+    PersonaLiveFrameByFrame,
+]
 
-NODE_DISPLAY_NAME_MAPPINGS = {
-    "LoadPersonaLiveModels": "Load PersonaLive Models",
-    "ExtractLivePortraitKeypoints": "Extract LivePortrait Keypoints",
-    "RenderPoseMap": "Render Pose Map",
-    "EncodeReference": "Encode Reference (PersonaLive)",
-    "MotionEncode": "Motion Encode (PersonaLive)",
-    "PersonaLiveSampler4Step": "PersonaLive Sampler (4 steps)",
-    "ChunkedVAEDecode": "Chunked VAE Decode (PersonaLive)",
-    "PersonaLiveFaceCrop": "Face Crop (PersonaLive paste-back)",
-    "PersonaLivePasteBack": "Paste Back (PersonaLive)",
-    "PersonaLiveFrameByFrame": "Frame by Frame (PersonaLive live, one frame per run)",
-}
+
+class PersonaLiveExtension(ComfyExtension):
+    """What ComfyUI's `comfy_entrypoint` hands over: the pack's node list."""
+
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return list(NODES)

@@ -1,5 +1,4 @@
-"""Shared pieces of the PersonaLive nodes: type names, the category, shared widgets, error naming and
-progress glue.
+"""Shared pieces of the PersonaLive nodes: the category, shared widgets, error naming and progress glue.
 
 Everything that computes or checks lives in `personalive_core`; this package only adapts it to ComfyUI.
 """
@@ -12,47 +11,44 @@ from contextlib import contextmanager
 
 import comfy.model_management as mm
 import torch
+from comfy_api.v0_0_2 import io
 
 from personalive_core.checks import size_problem
 from personalive_core.errors import InputError, PersonaLiveError
 from personalive_core.frames import image_to_pil
 
+from .socket_types import Models
+
 log = logging.getLogger("PersonaLive")
 
 CATEGORY = "PersonaLive"
 
-# Custom socket types (V1 API: plain upper-snake strings shared by RETURN_TYPES and INPUT_TYPES).
-MODELS = "PERSONALIVE_MODELS"
-KEYPOINTS = "PERSONALIVE_KEYPOINTS"
-REFERENCE = "PERSONALIVE_REFERENCE"
-MOTION = "PERSONALIVE_MOTION"
 
-
-def models_input(note: str = "") -> tuple:
+def models_input(note: str = ""):
     """The `models` socket every computing node takes."""
-    return (MODELS, {"tooltip": f"From LoadPersonaLiveModels{f' ({note})' if note else ''}."})
+    return Models.Input("models", tooltip=f"From LoadPersonaLiveModels{f' ({note})' if note else ''}.")
 
 
-SIZE_INPUT = (
-    "INT",
-    {
-        "default": 512,
-        "min": 64,
-        "max": 2048,
-        "step": 64,
-        "tooltip": "Working resolution in pixels (square), a multiple of 64: the reference is resized to it, "
+def size_input():
+    """The working-size widget (same range and wording on every node that has one)."""
+    return io.Int.Input(
+        "size",
+        default=512,
+        min=64,
+        max=2048,
+        step=64,
+        tooltip="Working resolution in pixels (square), a multiple of 64: the reference is resized to it, "
         "driving frames are centre-cropped to a square and resized to it. Use the same value in "
         "ExtractLivePortraitKeypoints and EncodeReference. PersonaLive was trained at 512; other sizes work "
         "but look worse.",
-    },
-)
+    )
 
 
 class SizeWidget:
     """Mixin of the nodes with a `size` widget: a bad size is rejected when the prompt is queued."""
 
     @classmethod
-    def VALIDATE_INPUTS(cls, size=None):
+    def validate_inputs(cls, size=None):
         if size is None:  # the widget was converted to an input: the core checks it at run time
             return True
         return size_problem(size, "size") or True
@@ -73,13 +69,15 @@ def named_errors(node_id: str):
         raise named from exc
 
 
-def node_method(method):
-    """Decorate a node's FUNCTION: core errors leave it named after the node (its class name = node ID)."""
+def node_errors(execute):
+    """Decorate a node's `execute` (under @classmethod): core errors leave it named after the node. The ID is
+    read from where the method is defined (`Class.execute`): ComfyUI runs a renamed clone of the class."""
+    node_id = execute.__qualname__.split(".")[0]
 
-    @functools.wraps(method)
-    def run(self, *args, **kwargs):
-        with named_errors(type(self).__name__):
-            return method(self, *args, **kwargs)
+    @functools.wraps(execute)
+    def run(cls, *args, **kwargs):
+        with named_errors(node_id):
+            return execute(cls, *args, **kwargs)
 
     return run
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import comfy.model_management as mm
 import comfy.utils
+from comfy_api.v0_0_2 import io
 
 from personalive_core import api
 
-from .common import CATEGORY, check_interrupt, models_input, node_method, to_intermediate
+from .common import CATEGORY, check_interrupt, models_input, node_errors, to_intermediate
 
 
 def latent_samples(latent):
@@ -18,48 +19,44 @@ def latent_samples(latent):
     return samples
 
 
-class ChunkedVAEDecode:
-    DESCRIPTION = (
-        "Decodes a LATENT frame batch with PersonaLive's VAE (sd-vae-ft-mse), a few frames at a time so long "
-        "videos fit in memory. Shows progress per chunk and can be cancelled between chunks."
-    )
-    CATEGORY = CATEGORY
-    FUNCTION = "decode"
-    RETURN_TYPES = ("IMAGE",)
-    RETURN_NAMES = ("images",)
-    OUTPUT_TOOLTIPS = ("The decoded frames as an IMAGE batch (one image per latent frame).",)
+class ChunkedVAEDecode(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="ChunkedVAEDecode",
+            display_name="Chunked VAE Decode (PersonaLive)",
+            category=CATEGORY,
+            description="Decodes a LATENT frame batch with PersonaLive's VAE (sd-vae-ft-mse), a few frames at a time "
+            "so long videos fit in memory. Shows progress per chunk and can be cancelled between chunks.",
+            inputs=[
+                models_input("its VAE is used"),
+                io.Latent.Input("latent", tooltip="From PersonaLiveSampler4Step."),
+                io.Int.Input(
+                    "chunk_size",
+                    default=8,
+                    min=1,
+                    max=256,
+                    step=1,
+                    tooltip="Frames decoded at once. Lower it if decoding runs out of memory; higher is a little "
+                    "faster.",
+                ),
+                io.Boolean.Input(
+                    "use_tiny",
+                    default=False,
+                    tooltip="Decode with the tiny autoencoder (TAESD) instead of the full VAE: much faster, lower "
+                    "quality. Only when the tiny autoencoder is available; otherwise you get an error saying what to "
+                    "install.",
+                ),
+            ],
+            outputs=[
+                io.Image.Output(display_name="images",
+                                tooltip="The decoded frames as an IMAGE batch (one image per latent frame)."),
+            ],
+        )
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "models": models_input("its VAE is used"),
-                "latent": ("LATENT", {"tooltip": "From PersonaLiveSampler4Step."}),
-                "chunk_size": (
-                    "INT",
-                    {
-                        "default": 8,
-                        "min": 1,
-                        "max": 256,
-                        "step": 1,
-                        "tooltip": "Frames decoded at once. Lower it if decoding runs out of memory; higher is a "
-                        "little faster.",
-                    },
-                ),
-                "use_tiny": (
-                    "BOOLEAN",
-                    {
-                        "default": False,
-                        "tooltip": "Decode with the tiny autoencoder (TAESD) instead of the full VAE: much faster, "
-                        "lower quality. Only when the tiny autoencoder is available; otherwise you get "
-                        "an error saying what to install.",
-                    },
-                ),
-            }
-        }
-
-    @node_method
-    def decode(self, models, latent, chunk_size: int, use_tiny: bool):
+    @node_errors
+    def execute(cls, models, latent, chunk_size: int, use_tiny: bool):
         core_models = models.on_device()
         pbar = comfy.utils.ProgressBar(1)
 
@@ -72,4 +69,4 @@ class ChunkedVAEDecode:
             core_models, latent_samples(latent), chunk_size=chunk_size, use_tiny=use_tiny, on_chunk=on_chunk
         )
         mm.soft_empty_cache()
-        return (to_intermediate(images),)
+        return io.NodeOutput(to_intermediate(images))

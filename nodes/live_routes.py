@@ -29,7 +29,7 @@ class ComfyModelSource:
         from .loader import LoadPersonaLiveModels
 
         if folder not in self.bundles:
-            bundle = LoadPersonaLiveModels().load(folder, "auto", False)[0]
+            bundle = LoadPersonaLiveModels.execute(folder, "auto", False)[0]
             bundle.on_unload(lambda: self._unloaded(folder))
             self.bundles[folder] = bundle
         return self.bundles[folder].on_device()

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import comfy.model_management as mm
 import comfy.utils
+from comfy_api.v0_0_2 import io
 
 from personalive_core import api
 from personalive_core.errors import InputError, WeightsError
 
 from . import model_folder
-from .common import CATEGORY, MODELS, log, node_method
+from .common import CATEGORY, log, node_errors
 from .managed import PersonaLiveModelBundle
+from .socket_types import Models
 
 PRECISIONS = ["auto", "fp32", "fp16", "bf16"]
 
@@ -29,53 +31,50 @@ def resolve_precision(precision: str, device) -> str:
     return "fp32"
 
 
-class LoadPersonaLiveModels:
-    DESCRIPTION = (
-        "Loads the PersonaLive networks (reference and denoising UNets, temporal module, pose guider, motion "
-        "encoder and extractor, image encoder, VAE) from a folder in models/personalive/ laid out like the "
-        "official release. ComfyUI's model manager moves them to the GPU only while a PersonaLive node runs."
-    )
-    CATEGORY = CATEGORY
-    FUNCTION = "load"
-    RETURN_TYPES = (MODELS,)
-    RETURN_NAMES = ("models",)
-    OUTPUT_TOOLTIPS = ("All PersonaLive networks; connect to every other PersonaLive node.",)
+class LoadPersonaLiveModels(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="LoadPersonaLiveModels",
+            display_name="Load PersonaLive Models",
+            category=CATEGORY,
+            description="Loads the PersonaLive networks (reference and denoising UNets, temporal module, pose guider, "
+            "motion encoder and extractor, image encoder, VAE) from a folder in models/personalive/ laid out like "
+            "the official release. ComfyUI's model manager moves them to the GPU only while a PersonaLive node runs.",
+            inputs=[
+                io.Combo.Input(
+                    "weights_folder",
+                    options=model_folder.weights_folder_names(),
+                    default=model_folder.DEFAULT_WEIGHTS_FOLDER,
+                    tooltip="A folder inside models/personalive/ (or inside a 'personalive' path of "
+                    "extra_model_paths.yaml) holding personalive/*.pth, sd-image-variations-diffusers/ and "
+                    "sd-vae-ft-mse/, the layout of the official download.",
+                ),
+                io.Combo.Input(
+                    "precision",
+                    options=PRECISIONS,
+                    default="auto",
+                    tooltip="Weight precision. auto: fp16 or bf16 on a GPU that handles it, fp32 on the CPU. "
+                    "fp32 is the slowest and most exact; try it if the output is black or noisy.",
+                ),
+                io.Boolean.Input(
+                    "auto_download",
+                    default=False,
+                    tooltip="Download missing files from the official Hugging Face repositories "
+                    "(huaichang/PersonaLive, lambdalabs/sd-image-variations-diffusers, stabilityai/sd-vae-ft-mse) "
+                    "into the weights folder. Several GB; needs internet.",
+                ),
+            ],
+            outputs=[
+                Models.Output(
+                    display_name="models",
+                    tooltip="All PersonaLive networks; connect to every other PersonaLive node.",
+                )
+            ],
+        )
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {
-                "weights_folder": (
-                    model_folder.weights_folder_names(),
-                    {
-                        "default": model_folder.DEFAULT_WEIGHTS_FOLDER,
-                        "tooltip": "A folder inside models/personalive/ (or inside a 'personalive' path of "
-                        "extra_model_paths.yaml) holding personalive/*.pth, sd-image-variations-diffusers/ and "
-                        "sd-vae-ft-mse/, the layout of the official download.",
-                    },
-                ),
-                "precision": (
-                    PRECISIONS,
-                    {
-                        "default": "auto",
-                        "tooltip": "Weight precision. auto: fp16 or bf16 on a GPU that handles it, fp32 on the CPU. "
-                        "fp32 is the slowest and most exact; try it if the output is black or noisy.",
-                    },
-                ),
-                "auto_download": (
-                    "BOOLEAN",
-                    {
-                        "default": False,
-                        "tooltip": "Download missing files from the official Hugging Face repositories "
-                        "(huaichang/PersonaLive, lambdalabs/sd-image-variations-diffusers, "
-                        "stabilityai/sd-vae-ft-mse) into the weights folder. Several GB; needs internet.",
-                    },
-                ),
-            }
-        }
-
-    @classmethod
-    def VALIDATE_INPUTS(cls, weights_folder=None, auto_download=None):
+    def validate_inputs(cls, weights_folder=None, auto_download=None):
         if weights_folder is None:  # the widget was converted to an input: checked at run time
             return True
         problem = model_folder.name_problem(weights_folder)
@@ -92,7 +91,7 @@ class LoadPersonaLiveModels:
         return True
 
     @classmethod
-    def IS_CHANGED(cls, weights_folder, precision, auto_download):
+    def fingerprint_inputs(cls, weights_folder, precision, auto_download):
         """Reload when a file in the weights folder is replaced (size or modification time changes)."""
         root = model_folder.find(weights_folder) if not model_folder.name_problem(weights_folder) else None
         if root is None:
@@ -104,8 +103,9 @@ class LoadPersonaLiveModels:
         )
         return repr(stats)
 
-    @node_method
-    def load(self, weights_folder: str, precision: str, auto_download: bool):
+    @classmethod
+    @node_errors
+    def execute(cls, weights_folder: str, precision: str, auto_download: bool):
         problem = model_folder.name_problem(weights_folder)
         if problem:
             raise InputError(problem)
@@ -127,4 +127,4 @@ class LoadPersonaLiveModels:
         dtype = resolve_precision(precision, mm.get_torch_device())
         models = api.load_models(root, dtype=dtype, device=mm.unet_offload_device())
         log.info("loaded PersonaLive weights from %s (%s)", root, dtype)
-        return (PersonaLiveModelBundle(models, root, dtype),)
+        return io.NodeOutput(PersonaLiveModelBundle(models, root, dtype))

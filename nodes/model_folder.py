@@ -1,5 +1,6 @@
-"""The `personalive` model folder (models/personalive/ plus any extra_model_paths.yaml entries) and the
-optional download of missing official files from Hugging Face."""
+"""The `personalive` model folder (models/personalive/ plus any extra_model_paths.yaml entries), the
+optional download of missing official files from Hugging Face, and MediaPipe's face model in its
+`mediapipe/` sub-folder."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Callable
 import folder_paths
 
 from personalive_core.errors import WeightsError
+from personalive_core.face_landmarker_file import MODEL_SUBFOLDER, FaceLandmarkerModel
 
 FOLDER_KEY = "personalive"
 DEFAULT_WEIGHTS_FOLDER = "pretrained_weights"  # the name the original download script creates
@@ -30,8 +32,15 @@ def weights_folder_names() -> list[str]:
     names = {DEFAULT_WEIGHTS_FOLDER}
     for base in search_paths():
         if base.is_dir():
-            names.update(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+            names.update(p.name for p in base.iterdir()
+                         if p.is_dir() and not p.name.startswith(".") and p.name != MODEL_SUBFOLDER)
     return sorted(names, key=lambda n: (n != DEFAULT_WEIGHTS_FOLDER, n.lower()))
+
+
+def face_model() -> FaceLandmarkerModel:
+    """MediaPipe's face-landmarker model for crop_method 'mediapipe': models/personalive/mediapipe/ (or that
+    folder under an extra_model_paths.yaml root), downloaded there on first use (3.6 MB)."""
+    return FaceLandmarkerModel.under(search_paths(), allow_download=True)
 
 
 def name_problem(name: str) -> str | None:

@@ -76,13 +76,14 @@ class DrivingKeypoints:
 @torch.no_grad()
 def extract_keypoints(models: PersonaLiveModels, reference: torch.Tensor, driving: torch.Tensor,
                       crop_method: str = "keypoints", size: int = 512,
-                      controls: MotionControls | None = None) -> DrivingKeypoints:
+                      controls: MotionControls | None = None, face_model=None) -> DrivingKeypoints:
     """LivePortrait keypoints of every driving frame and of the lead-in from the reference pose; the pose
-    maps follow `controls` (pose strength, motion mode, smoothing; None: the driver as it is)."""
+    maps follow `controls` (pose strength, motion mode, smoothing; None: the driver as it is). `face_model`:
+    where crop_method 'mediapipe' finds face_landmarker.task (a `FaceLandmarkerModel`; None: the default)."""
     reference = check_single_image(reference, "the reference")
     driving = check_image_batch(driving, "the driving batch")
     check_size(size)
-    check_crop_method(crop_method)
+    check_crop_method(crop_method, face_model)
     device, dtype = models.device, models.dtype
     portrait = image_to_pil(reference[0])
     tracker = KeypointTracker(models.motion_extractor, keypoint_view(portrait).to(device, dtype), size, controls)
@@ -92,8 +93,9 @@ def extract_keypoints(models: PersonaLiveModels, reference: torch.Tensor, drivin
     if crop_method == "mediapipe":  # as the original's offline mode: face-mesh boxes, the reference's too
         from .face_mesh import face_mesh_boxes
 
-        chunks[0].reference_box = face_mesh_boxes(vae_pixels(portrait, size), what="the reference portrait")
-        boxes = face_mesh_boxes(signed_unit(pixels))
+        chunks[0].reference_box = face_mesh_boxes(vae_pixels(portrait, size), what="the reference portrait",
+                                                  model=face_model)
+        boxes = face_mesh_boxes(signed_unit(pixels), model=face_model)
         for i, chunk in enumerate(chunks):
             chunk.boxes = boxes[i * CHUNK_FRAMES:(i + 1) * CHUNK_FRAMES]
     return DrivingKeypoints(chunks, driving.shape[0], size, crop_method, pixels, controls or MotionControls())

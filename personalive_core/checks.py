@@ -70,21 +70,23 @@ def check_same_frames(n_a: int, what_a: str, n_b: int, what_b: str) -> None:
         )
 
 
-def check_crop_method(crop_method: str) -> str:
-    """A known face-crop method whose dependencies are installed."""
+def check_crop_method(crop_method: str, face_model=None) -> str:
+    """A known face-crop method whose dependencies are installed; for 'mediapipe' with only the Tasks API,
+    also its model file in `face_model` (a `FaceLandmarkerModel`; None: the library's default folders)
+    unless a download is allowed. Cheap: no network, no model load."""
     if crop_method not in CROP_METHODS:
         raise InputError(f"unknown crop_method {crop_method!r}; use one of {list(CROP_METHODS)}")
     if crop_method == "mediapipe":
-        from .face_mesh import face_mesh_module
+        from .face_mesh import face_mesh_backend
 
-        face_mesh_module()  # raises FaceMeshUnavailable saying what to install
+        face_mesh_backend(face_model)  # raises FaceMeshUnavailable saying what to install or where the model goes
     return crop_method
 
 
-def crop_method_problem(crop_method) -> str | None:
+def crop_method_problem(crop_method, face_model=None) -> str | None:
     """Why `check_crop_method` would refuse this method, or None."""
     try:
-        check_crop_method(crop_method)
+        check_crop_method(crop_method, face_model)
     except PersonaLiveError as exc:
         return str(exc)
     return None

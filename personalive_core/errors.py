@@ -15,3 +15,7 @@ class InputError(PersonaLiveError, ValueError):
 
 class OutputError(PersonaLiveError, OSError):
     """Writing a result failed (a full disk, for example); the message says what is kept."""
+
+
+class FaceMeshUnavailable(PersonaLiveError):
+    """MediaPipe's face mesh (legacy solution or Tasks face landmarker) cannot be used here."""

@@ -40,18 +40,19 @@ def crop_around(face: tuple[float, float, float, float], width: int, height: int
     return FaceCrop(left, top, side)
 
 
-def find_face(picture: Image.Image, longest: int = 1024) -> tuple[float, float, float, float]:
+def find_face(picture: Image.Image, longest: int = 1024, face_model=None) -> tuple[float, float, float, float]:
     """The face box (x0, y0, x1, y1) in `picture`'s pixels, found by MediaPipe's face mesh on a copy at most
-    `longest` pixels wide or high; raises `InputError` when MediaPipe is missing or finds no face."""
+    `longest` pixels wide or high; raises `InputError` when MediaPipe or its model file is missing or finds
+    no face. `face_model`: where face_landmarker.task is (a `FaceLandmarkerModel`; None: the default)."""
     from .face_mesh import FaceMeshUnavailable, face_mesh_boxes
     from .frames import signed_unit
 
     factor = min(1.0, longest / max(picture.size))
     small = picture.resize((max(1, round(picture.width * factor)), max(1, round(picture.height * factor))),
                            Image.BICUBIC) if factor < 1 else picture
-    pixels = torch.from_numpy(np.asarray(small.convert("RGB"))).permute(2, 0, 1)[None]
+    pixels = torch.from_numpy(np.array(small.convert("RGB"))).permute(2, 0, 1)[None]
     try:
-        box = face_mesh_boxes(signed_unit(pixels), scale=1.0, what="the reference picture")[0]
+        box = face_mesh_boxes(signed_unit(pixels), scale=1.0, what="the reference picture", model=face_model)[0]
     except (InputError, FaceMeshUnavailable) as exc:
         raise InputError(f"{exc} Or give the face's square yourself (animate: --crop-box LEFT,TOP,SIDE; "
                          "PersonaLiveFaceCrop: left, top and side).") from None
@@ -59,9 +60,10 @@ def find_face(picture: Image.Image, longest: int = 1024) -> tuple[float, float, 
 
 
 def choose_crop(picture: Image.Image, box: tuple[float, float, float] | None = None, scale: float = 2.0,
-                offset: tuple[float, float] = (0.0, 0.0), even: bool = False) -> FaceCrop:
-    """The square to animate: `box` (left, top, side) as given, or around the face MediaPipe finds. With
-    `even` (H.264/VP9 output) the picture must have an even width and height. Raises `InputError`."""
+                offset: tuple[float, float] = (0.0, 0.0), even: bool = False, face_model=None) -> FaceCrop:
+    """The square to animate: `box` (left, top, side) as given, or around the face MediaPipe finds (see
+    `find_face` for `face_model`). With `even` (H.264/VP9 output) the picture must have an even width and
+    height. Raises `InputError`."""
     width, height = picture.size
     if box is not None:
         left, top, side = (int(v) for v in box)
@@ -70,7 +72,7 @@ def choose_crop(picture: Image.Image, box: tuple[float, float, float] | None = N
                              "or more, inside the picture).")
         crop = FaceCrop(left, top, side)
     else:
-        crop = crop_around(find_face(picture), width, height, scale, offset)
+        crop = crop_around(find_face(picture, face_model=face_model), width, height, scale, offset)
     if even and (width % 2 or height % 2):
         raise InputError(f"The picture is {width}x{height}; the output video needs an even width and height. Crop "
                          "it by a pixel, or write a .gif or a folder of PNG frames.")

@@ -8,7 +8,7 @@ personalive_core queue`).
 The graphs below only say which node feeds which input, where each node sits, its title and the few
 widget values a template sets. Everything else (the order, type and default of every widget, every
 socket and its type) is read from the nodes' own schemas:
-- this pack's nodes: their classes' `INPUT_TYPES()`, `RETURN_TYPES` and `RETURN_NAMES`, with the pack
+- this pack's nodes: their V3 schemas as `INPUT_TYPES()`, `RETURN_TYPES` and `RETURN_NAMES` show them, with the pack
   imported the way ComfyUI imports it, against the fake ComfyUI modules of tests/comfy_pack/fakes.py;
 - ComfyUI's core nodes (LoadImage, LoadVideo, GetVideoComponents, CreateVideo, SaveVideo, SaveImage),
   which cannot be imported without ComfyUI: the /object_info entries recorded from ComfyUI 0.3.75 in
@@ -51,7 +51,7 @@ def pack_schemas() -> dict:
     spec.loader.exec_module(fakes)
     with tempfile.TemporaryDirectory() as models, fakes.loaded_pack(REPO, Path(models), fakes.Recorder()) as pack:
         schemas = {}
-        for name, cls in pack.NODE_CLASS_MAPPINGS.items():
+        for name, cls in fakes.node_classes(pack).items():
             inputs = cls.INPUT_TYPES()
             schemas[name] = {
                 "input": inputs,

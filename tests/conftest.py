@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import unavailable
 
 # The golden fixtures were recorded with 2 CPU threads; the reduction order depends on it.
 torch.set_num_threads(2)
@@ -81,3 +82,26 @@ def reference(tiny_models, golden):
 def driving(golden):
     """The golden case's driving frames (N,3,S,S) in [-1,1]."""
     return golden.driving_frames()
+
+
+@pytest.fixture(scope="session")
+def face_landmarker_folder(tmp_path_factory) -> Path:
+    """A folder holding Google's face_landmarker.task, extracted at test time (tests/mediapipe_model.py)."""
+    from mediapipe_model import MISSING, official_face_landmarker
+
+    model = official_face_landmarker(tmp_path_factory.mktemp("mediapipe"))
+    if model is None:
+        unavailable(MISSING)  # a skip on a user's clone, a failure in CI
+    return model.parent
+
+
+@pytest.fixture
+def face_mesh_ready(request, monkeypatch, tmp_path):
+    """MediaPipe's face mesh as the library's defaults find it: the legacy solution where installed, else
+    the Tasks face landmarker with the official model in $PERSONALIVE_MEDIAPIPE_MODELS. Skips without them."""
+    pytest.importorskip("mediapipe", reason="mediapipe is not installed (optional extra: pip install -U mediapipe)")
+    from personalive_core.face_mesh import installed_backends
+
+    monkeypatch.setenv("PERSONALIVE_MEDIAPIPE_MODELS", str(tmp_path / "no-model"))  # not the user's own cache
+    if installed_backends()[:1] == ("tasks",):
+        monkeypatch.setenv("PERSONALIVE_MEDIAPIPE_MODELS", str(request.getfixturevalue("face_landmarker_folder")))

@@ -82,8 +82,7 @@ def test_bad_paste_back_options_are_refused_early(tmp_path, capsys, extra, messa
     assert message in capsys.readouterr().err
 
 
-def test_the_face_is_found_in_a_larger_picture(tmp_path):
-    pytest.importorskip("mediapipe", reason="finding the face needs the optional mediapipe extra (installed in CI)")
+def test_the_face_is_found_in_a_larger_picture(tmp_path, face_mesh_ready):  # the optional mediapipe extra
     from personalive_core.paste_back import find_face
 
     portrait, _ = write_demo_inputs(tmp_path, size=96, frames=1)
@@ -104,3 +103,16 @@ def test_without_a_face_the_message_says_how_to_give_the_square(monkeypatch):
     monkeypatch.setattr(face_mesh, "face_mesh_boxes", unavailable)
     with pytest.raises(InputError, match=r"not installed\. Or give the face's square yourself \(animate: --crop-box"):
         find_face(_picture())
+
+
+def test_without_the_model_file_the_message_says_where_it_goes(tmp_path, monkeypatch):
+    pytest.importorskip("mediapipe", reason="mediapipe is not installed")
+    from personalive_core import face_mesh
+    from personalive_core.face_landmarker_file import FaceLandmarkerModel
+    from personalive_core.paste_back import find_face
+
+    if "tasks" not in face_mesh.installed_backends():
+        pytest.skip("the installed mediapipe has no Tasks face landmarker")
+    monkeypatch.setattr(face_mesh, "_legacy_solution", lambda mp: None)  # only the Tasks API, as mediapipe >= 0.10.30
+    with pytest.raises(InputError, match=rf"save it as {tmp_path}.*face_landmarker\.task.*Or give the face's square"):
+        find_face(_picture(), face_model=FaceLandmarkerModel((tmp_path,)))

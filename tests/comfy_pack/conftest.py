@@ -2,7 +2,7 @@
 
 Unit tests (test_nodes_*.py) load the pack the way ComfyUI does, but against the fake ComfyUI modules in
 fakes.py, and run the nodes on the real core with tiny random weights. Server and browser tests
-(test_server_*.py, test_browser_*.py) start a real ComfyUI 0.3.75 (server.py) provisioned by
+(test_server_*.py, test_browser_*.py) start a real ComfyUI 0.30.0 (server.py; 0.3.75 for a smoke test) provisioned by
 scripts/provision_comfyui.sh.
 """
 
@@ -20,6 +20,7 @@ import torch
 from helpers import unavailable
 
 from . import fakes, media, server
+from .fakes import node_classes
 
 REPO = Path(__file__).resolve().parents[2]
 PACK_NAME = "ComfyUI-PersonaLive"
@@ -65,14 +66,15 @@ def weights_dir(fake_models_dir, tiny_weights_root) -> Path:
 @pytest.fixture(scope="session")
 def real_models(pack, weights_dir):
     """The tiny weights loaded once by LoadPersonaLiveModels (fp32, CPU): a PersonaLiveModelBundle."""
-    return pack.NODE_CLASS_MAPPINGS["LoadPersonaLiveModels"]().load(weights_dir.name, "fp32", False)[0]
+    return node_classes(pack)["LoadPersonaLiveModels"].execute(weights_dir.name, "fp32", False)[0]
 
 
 GRAPH_FRAMES = 4  # driving frames of the shared graph: one 4-frame chunk (test_nodes_real_core pads one)
 
 
 def node(pack, name: str):
-    return pack.NODE_CLASS_MAPPINGS[name]()
+    """The node class registered under `name` (its classmethod `execute` runs it)."""
+    return node_classes(pack)[name]
 
 
 def img(n: int, h: int = 64, w: int = 64, channels: int = 3) -> torch.Tensor:
@@ -86,15 +88,15 @@ def graph(pack, real_models):
     keypoints, pose maps (with lead-in), reference features, motion. The reference is RGBA, as some
     loaders give it (the alpha is dropped)."""
     reference, driving = img(1, channels=4), img(GRAPH_FRAMES, 72, 96)
-    kps = node(pack, "ExtractLivePortraitKeypoints").extract(real_models, reference, driving, "keypoints", 64)[0]
-    maps = node(pack, "RenderPoseMap").render(kps, True)[0]
-    ref = node(pack, "EncodeReference").encode(real_models, reference, 64)[0]
-    motion = node(pack, "MotionEncode").encode(real_models, reference, driving, kps)[0]
+    kps = node(pack, "ExtractLivePortraitKeypoints").execute(real_models, reference, driving, "keypoints", 64)[0]
+    maps = node(pack, "RenderPoseMap").execute(kps, True)[0]
+    ref = node(pack, "EncodeReference").execute(real_models, reference, 64)[0]
+    motion = node(pack, "MotionEncode").execute(real_models, reference, driving, kps)[0]
     return types.SimpleNamespace(models=real_models, kps=kps, maps=maps, ref=ref, motion=motion)
 
 
 # --------------------------------------------------------------------------------------------------
-# server and browser tests: one real ComfyUI 0.3.75 for the whole session
+# server and browser tests: one real ComfyUI 0.30.0 for the whole session
 # --------------------------------------------------------------------------------------------------
 
 TEST_SIZE = 64  # working size the server tests run at (a multiple of 64; tiny weights, CPU)

@@ -7,12 +7,15 @@ updates, model loads, interrupt checks). The real modules are exercised by the s
 Only what the nodes use is faked: folder_paths (model folders), comfy.model_management (devices,
 load_models_gpu, unload_all_models, interrupts), comfy.model_patcher.ModelPatcher (callbacks, detach),
 comfy.patcher_extension.CallbacksMP, comfy.utils.ProgressBar,
-comfy.latent_formats.SD15 and latent_preview.get_previewer. `loaded_pack` imports the pack against them
-(the node tests and scripts/build_workflows.py, which reads the nodes' schemas, both use it).
+comfy.latent_formats.SD15, latent_preview.get_previewer, and the V3 node API `comfy_api.v0_0_2`
+(fake_comfy_api.py). `loaded_pack` imports the pack against them (the node tests and
+scripts/build_workflows.py, which reads the nodes' schemas, both use it); `node_classes` lists its nodes
+the way ComfyUI registers them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib.machinery
 import importlib.util
 import sys
@@ -179,7 +182,14 @@ def build(models_dir: Path, rec: Recorder) -> dict[str, types.ModuleType]:
         latent_formats=latent_formats,
     )
     comfy.__path__ = []  # a package, so `import comfy.x` resolves through sys.modules
+
+    # comfy_api.v0_0_2 (the V3 node API) -------------------------------------------------------------
+    v3 = _fake_v3_api()
+    comfy_api = _module("comfy_api", v0_0_2=v3)
+    comfy_api.__path__ = []
     return {
+        "comfy_api": comfy_api,
+        "comfy_api.v0_0_2": v3,
         "folder_paths": folder_paths,
         "comfy": comfy,
         "comfy.model_management": mm,
@@ -189,6 +199,53 @@ def build(models_dir: Path, rec: Recorder) -> dict[str, types.ModuleType]:
         "comfy.latent_formats": latent_formats,
         "latent_preview": latent_preview,
     }
+
+
+def _fake_v3_api() -> types.ModuleType:
+    """comfy_api.v0_0_2 from fake_comfy_api.py, loaded by path (scripts load this file without its package)."""
+    path = Path(__file__).with_name("fake_comfy_api.py")
+    spec = importlib.util.spec_from_file_location("comfy_api.v0_0_2", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return _module("comfy_api.v0_0_2", io=module.io, ComfyExtension=module.ComfyExtension)
+
+
+def node_classes(pack) -> dict:
+    """{node ID: node class} of a loaded pack, as ComfyUI registers them from its `comfy_entrypoint`."""
+    extension = asyncio.run(pack.comfy_entrypoint())
+    return {cls.GET_SCHEMA().node_id: cls for cls in asyncio.run(extension.get_node_list())}
+
+
+def display_names(pack) -> dict:
+    """{node ID: display name} of a loaded pack."""
+    return {name: cls.GET_SCHEMA().display_name for name, cls in node_classes(pack).items()}
+
+
+def object_info(pack) -> dict:
+    """What /object_info would show of the pack's nodes, as the offline tests see them (the fields a
+    workflow or the frontend reads)."""
+    import json
+
+    return json.loads(json.dumps({
+        name: {"input": cls.INPUT_TYPES(), "output": cls.RETURN_TYPES, "output_name": cls.RETURN_NAMES,
+               "output_tooltips": cls.OUTPUT_TOOLTIPS, "description": cls.DESCRIPTION,
+               "display_name": cls.GET_SCHEMA().display_name, "category": cls.CATEGORY}
+        for name, cls in node_classes(pack).items()
+    }))
+
+
+def schema_differences(pack, live_info: dict) -> list[str]:
+    """The pack's nodes whose live /object_info differs from what the offline tests see (the weights folders
+    listed aside: the two servers' model folders differ)."""
+    different = []
+    for name, offline in object_info(pack).items():
+        live = {key: live_info[name][key] for key in offline}
+        if name == "LoadPersonaLiveModels":
+            for schema in (offline, live):
+                schema["input"]["required"]["weights_folder"][1].pop("options")
+        if live != offline:
+            different.append(f"{name}:\n  live    {live}\n  offline {offline}")
+    return different
 
 
 @contextmanager

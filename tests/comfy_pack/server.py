@@ -1,4 +1,5 @@
-"""Start and stop a real ComfyUI 0.3.75 server with this pack installed, for the server and browser tests.
+"""Start and stop a real ComfyUI server with this pack installed, for the server and browser tests: ComfyUI
+0.30.0 (the newest obtainable, what the tests run against) or 0.3.75 (a smoke test of the oldest supported).
 
 The runtime (venv + ComfyUI source) comes from scripts/provision_comfyui.sh (see find_runtime). Each
 server gets its own run directory (custom_nodes/ with a symlink to this repository, models/, input/,
@@ -29,9 +30,15 @@ class RuntimeUnavailable(RuntimeError):
     """The ComfyUI runtime cannot be built on this machine (the reason says why)."""
 
 
-def runtime_root() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "personalive-comfyrt"
-    return Path(os.environ.get("PERSONALIVE_COMFYRT", default))
+NEWEST = "0.30.0"  # the ComfyUI the server and browser tests run on
+OLDEST = "0.3.75"  # the oldest ComfyUI the pack supports (pyproject's requires-comfyui): a smoke test
+NEWEST_FRONTEND = "1.58.1"  # the newest frontend package: one browser test serves it (--front-end-root)
+
+
+def runtime_root(version: str = NEWEST) -> Path:
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / f"personalive-comfyrt-{version}"
+    own = os.environ.get("PERSONALIVE_COMFYRT") if version == NEWEST else None
+    return Path(own or default)
 
 
 @dataclass
@@ -40,26 +47,32 @@ class Runtime:
     comfyui_dir: Path  # holds main.py
     no_frontend: Path | None = None  # placeholder page for a runtime without the frontend package
 
+    def newest_frontend(self) -> Path | None:
+        """The newest frontend's static folder, where provision_comfyui.sh installed it."""
+        static = self.comfyui_dir.parent / f"frontend-{NEWEST_FRONTEND}" / "comfyui_frontend_package" / "static"
+        return static if (static / "index.html").is_file() else None
 
-def find_runtime(lean: bool = False) -> Runtime:
-    """The ComfyUI to test against.
 
-    PERSONALIVE_COMFYUI_DIR (+ PERSONALIVE_COMFYUI_PYTHON) selects an existing ComfyUI checkout. Otherwise
-    the runtime of scripts/provision_comfyui.sh is used, built on the spot when CI=true or
-    PERSONALIVE_PROVISION_COMFYUI=1 (a 1.8 GB download; never done behind a user's back).
+def find_runtime(lean: bool = False, version: str = NEWEST) -> Runtime:
+    """The ComfyUI `version` to test against.
+
+    PERSONALIVE_COMFYUI_DIR (+ PERSONALIVE_COMFYUI_PYTHON) selects an existing ComfyUI checkout in place of
+    the newest. Otherwise the runtime of scripts/provision_comfyui.sh is used, built on the spot when CI=true
+    or PERSONALIVE_PROVISION_COMFYUI=1 (a 2 GB download; never done behind a user's back).
     """
-    own = os.environ.get("PERSONALIVE_COMFYUI_DIR")
+    own = os.environ.get("PERSONALIVE_COMFYUI_DIR") if version == NEWEST else None
     if own:
         return Runtime(Path(os.environ.get("PERSONALIVE_COMFYUI_PYTHON", sys.executable)), Path(own))
-    root = runtime_root()
-    env = dict(os.environ, PERSONALIVE_COMFYRT=str(root), COMFYRT_LEAN="1" if lean else "0")
+    root = runtime_root(version)
+    env = dict(os.environ, PERSONALIVE_COMFYRT=str(root), COMFYRT_LEAN="1" if lean else "0", COMFYRT_COMFYUI=version)
     check = subprocess.run(["bash", str(PROVISION), "--check"], env=env, capture_output=True, text=True)
     if check.returncode != 0:
         if not (os.environ.get("CI") or os.environ.get("PERSONALIVE_PROVISION_COMFYUI") == "1"):
             raise RuntimeUnavailable(
-                f"no ComfyUI test runtime at {root}: run `bash scripts/provision_comfyui.sh` (a CPU-only ComfyUI "
-                "0.3.75 from PyPI, about 1.8 GB; needs Python 3.11), or set PERSONALIVE_PROVISION_COMFYUI=1 to let "
-                "the tests build it, or PERSONALIVE_COMFYUI_DIR/PERSONALIVE_COMFYUI_PYTHON to use your own ComfyUI"
+                f"no ComfyUI {version} test runtime at {root}: run `COMFYRT_COMFYUI={version} bash "
+                "scripts/provision_comfyui.sh` (a CPU-only ComfyUI from PyPI, about 2 GB; needs Python 3.11), or set "
+                "PERSONALIVE_PROVISION_COMFYUI=1 to let the tests build it, or "
+                "PERSONALIVE_COMFYUI_DIR/PERSONALIVE_COMFYUI_PYTHON to use your own ComfyUI"
             )
         proc = subprocess.run(["bash", str(PROVISION)], env=env, capture_output=True, text=True, timeout=1800)
         if proc.returncode != 0:
@@ -79,6 +92,7 @@ class ComfyServer:
     port: int = field(default_factory=free_port)
     extra_args: list[str] = field(default_factory=list)
     lean: bool = False
+    version: str = NEWEST
     process: subprocess.Popen | None = None
     runtime: Runtime | None = None
     startup_seconds: float = 0.0
@@ -115,7 +129,7 @@ class ComfyServer:
         return self
 
     def start(self, timeout: float = 180.0) -> "ComfyServer":
-        self.runtime = find_runtime(self.lean)
+        self.runtime = find_runtime(self.lean, self.version)
         self.prepare()
         args = [
             str(self.runtime.python),

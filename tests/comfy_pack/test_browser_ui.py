@@ -1,4 +1,5 @@
-"""ComfyUI's real frontend (1.32.9) in Debian's Chromium, driven by Playwright (no browser download):
+"""ComfyUI's real frontend (the one ComfyUI 0.30.0 pins, 1.47.12) in Debian's Chromium, driven by Playwright
+(no browser download):
 the shipped workflows open from the template browser with every node type known, every PersonaLive
 node shows its widgets, and a run queued from the UI finishes. Screenshots go to the artefacts folder
 (PERSONALIVE_TEST_ARTEFACTS, outside git)."""
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from helpers import chromium, unavailable
 
 from . import server
 from . import workflow_check as wc
-from .conftest import TEST_SIZE
+from .conftest import TEST_SIZE, tiny_server
 from .workflow_check import NODE_IDS
 
 pytestmark = pytest.mark.browser
@@ -24,8 +26,8 @@ _seeds = itertools.count(5000)
 
 
 class UI:
-    def __init__(self, page, artefacts: Path):
-        self.page, self.artefacts, self.errors = page, artefacts, []
+    def __init__(self, page, artefacts: Path, prefix: str = ""):
+        self.page, self.artefacts, self.errors, self.prefix = page, artefacts, [], prefix
 
     def js(self, script: str, arg=None):
         return self.page.evaluate(script, arg)
@@ -33,7 +35,7 @@ class UI:
     def shot(self, name: str) -> Path:
         self.js("() => window.app.canvas.setDirty(true, true)")
         self.page.wait_for_timeout(300)
-        path = self.artefacts / f"ui_{name}.png"
+        path = self.artefacts / f"ui_{self.prefix}{name}.png"
         self.page.screenshot(path=str(path))
         return path
 
@@ -54,22 +56,59 @@ class UI:
 
 
 @pytest.fixture(scope="module")
-def ui(comfy_server, client, artefacts_dir):
-    if comfy_server.lean:
-        unavailable("the lean ComfyUI runtime has no frontend")
+def browser():
+    """One Chromium for the module (Playwright's sync API runs one at a time)."""
     with chromium() as browser:
-        client.post_json("/settings/Comfy.TutorialCompleted", True)  # no first-run template dialog
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        ui = UI(page, artefacts_dir)
-        page.on("pageerror", lambda e: ui.errors.append(str(e)))
-        page.goto(comfy_server.url + "/", wait_until="domcontentloaded")
+        yield browser
+
+
+@contextmanager
+def open_ui(browser, url: str, client, artefacts_dir: Path, name: str = ""):
+    """ComfyUI's page at `url` in a new tab, loaded, without the first-run dialog."""
+    client.post_json("/settings/Comfy.TutorialCompleted", True)  # no first-run template dialog
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    ui = UI(page, artefacts_dir, name)
+    page.on("pageerror", lambda e: ui.errors.append(str(e)))
+    try:
+        page.goto(url + "/", wait_until="domcontentloaded")
         page.wait_for_function("() => window.app && window.app.graph && window.app.canvas", timeout=120_000)
         page.wait_for_timeout(1500)
         yield ui
+    finally:
+        page.close()
 
 
-@pytest.mark.parametrize("name", [p.stem for p in wc.ui_files()])
-def test_workflow_opens_from_the_template_browser(ui, name):
+@pytest.fixture(scope="module")
+def ui(comfy_server, client, artefacts_dir, browser):
+    if comfy_server.lean:
+        unavailable("the lean ComfyUI runtime has no frontend")
+    with open_ui(browser, comfy_server.url, client, artefacts_dir) as ui:
+        yield ui
+
+
+@pytest.fixture(scope="module")
+def newest_ui(tmp_path_factory, tiny_weights_root, artefacts_dir, browser):
+    """The same ComfyUI serving the newest frontend package (provision_comfyui.sh installs it beside)."""
+    from personalive_core.comfy_client import ComfyClient
+
+    try:
+        runtime = server.find_runtime()
+    except server.RuntimeUnavailable as exc:
+        unavailable(str(exc))
+    static = runtime.newest_frontend()
+    if static is None:
+        unavailable(f"no frontend {server.NEWEST_FRONTEND} beside {runtime.comfyui_dir}: run scripts/provision_comfyui.sh")
+    srv = tiny_server(tmp_path_factory.mktemp("comfy_newest_frontend"), tiny_weights_root)
+    srv.extra_args = ["--front-end-root", str(static)]
+    client = ComfyClient(srv.url, timeout=60)
+    with srv, open_ui(browser, srv.url, client, artefacts_dir, f"frontend{server.NEWEST_FRONTEND}_") as ui:
+        ui.client = client
+        yield ui
+
+
+def check_template_opens(ui, client, name):
+    """A shipped workflow opens from the template browser with every node known, and the frontend would
+    queue the shipped API workflow (plus inputs newer than it, at their defaults)."""
     ui.js("() => window.app.graph.clear()")
     ui.js("async () => { await window.app.extensionManager.command.execute('Comfy.BrowseTemplates'); }")
     ui.page.get_by_text(server.PACK_NAME, exact=True).first.click(timeout=30_000)
@@ -82,11 +121,22 @@ def test_workflow_opens_from_the_template_browser(ui, name):
     assert sorted(ui.node_types()) == sorted(expected)
     assert ui.unknown_node_types() == []
     assert not ui.missing_nodes_dialog()
-    # What the frontend would queue is exactly the shipped API workflow.
     queued = ui.js("async () => (await window.app.graphToPrompt()).output")
-    assert wc.strip_meta(queued) == wc.strip_meta(wc.load(wc.API_WORKFLOWS / f"{name}.json"))
+    api = wc.strip_meta(wc.load(wc.API_WORKFLOWS / f"{name}.json"))
+    assert wc.without_unset_defaults(wc.strip_meta(queued), api, client.object_info()) == api
     ui.fit()
     ui.shot(f"template_{name}")
+
+
+@pytest.mark.parametrize("name", [p.stem for p in wc.ui_files()])
+def test_workflow_opens_from_the_template_browser(ui, client, name):
+    check_template_opens(ui, client, name)
+
+
+@pytest.mark.parametrize("name", [p.stem for p in wc.ui_files()])
+def test_workflow_opens_in_the_newest_frontend(newest_ui, name):
+    check_template_opens(newest_ui, newest_ui.client, name)
+    assert newest_ui.errors == []
 
 
 def test_every_personalive_node_renders_its_widgets(ui, client):

@@ -6,30 +6,31 @@ from __future__ import annotations
 import torch
 
 from .conftest import TEST_SIZE
+from .fakes import node_classes
 
 
 def test_node_chain_on_the_real_core(pack, real_models, weights_dir, rec):
-    nodes = {name: cls() for name, cls in pack.NODE_CLASS_MAPPINGS.items()}
-    loader = pack.NODE_CLASS_MAPPINGS["LoadPersonaLiveModels"]
-    assert loader.VALIDATE_INPUTS(weights_folder=weights_dir.name, auto_download=False) is True
+    nodes = node_classes(pack)
+    loader = node_classes(pack)["LoadPersonaLiveModels"]
+    assert loader.validate_inputs(weights_folder=weights_dir.name, auto_download=False) is True
     gen = torch.Generator().manual_seed(0)
     reference = torch.rand(1, 80, 72, 3, generator=gen)
     driving = torch.rand(5, 96, 128, 3, generator=gen)
-    kps = nodes["ExtractLivePortraitKeypoints"].extract(real_models, reference, driving, "keypoints", TEST_SIZE)[0]
+    kps = nodes["ExtractLivePortraitKeypoints"].execute(real_models, reference, driving, "keypoints", TEST_SIZE)[0]
     assert kps.num_frames == 5
-    maps = nodes["RenderPoseMap"].render(kps, True)[0]
+    maps = nodes["RenderPoseMap"].execute(kps, True)[0]
     assert maps.shape == (12 + 5, TEST_SIZE, TEST_SIZE, 3) and 0 <= maps.min() and maps.max() <= 1
-    assert nodes["RenderPoseMap"].render(kps, False)[0].shape[0] == 5
-    ref = nodes["EncodeReference"].encode(real_models, reference, TEST_SIZE)[0]
-    motion = nodes["MotionEncode"].encode(real_models, reference, driving, kps)[0]
+    assert nodes["RenderPoseMap"].execute(kps, False)[0].shape[0] == 5
+    ref = nodes["EncodeReference"].execute(real_models, reference, TEST_SIZE)[0]
+    motion = nodes["MotionEncode"].execute(real_models, reference, driving, kps)[0]
     assert motion.num_frames == 5
     rec.reset()
-    latent = nodes["PersonaLiveSampler4Step"].sample(real_models, ref, maps, motion, 3, False, True)[0]
+    latent = nodes["PersonaLiveSampler4Step"].execute(real_models, ref, maps, motion, 3, False, True)[0]
     assert latent["samples"].shape == (5, 4, TEST_SIZE // 8, TEST_SIZE // 8)
     windows = [p for p in rec.progress]
     assert windows[0][0] == 1 and windows[-1][0] == windows[-1][1]  # per window, ending at 100 %
     assert windows[0][2][0] == "JPEG"  # a preview of the first window
-    images = nodes["ChunkedVAEDecode"].decode(real_models, latent, 2, False)[0]
+    images = nodes["ChunkedVAEDecode"].execute(real_models, latent, 2, False)[0]
     assert images.shape == (5, TEST_SIZE, TEST_SIZE, 3) and images.dtype == torch.float32
     assert 0 <= images.min() and images.max() <= 1
 
@@ -46,12 +47,13 @@ def test_frame_by_frame_node_gives_the_offline_frames_after_the_delay(pack, real
     from personalive_core.frames import image_to_pil, square_frame
     from personalive_core.motion_controls import MotionControls
 
-    step = pack.NODE_CLASS_MAPPINGS["PersonaLiveFrameByFrame"]().step
-    assert np.isnan(pack.NODE_CLASS_MAPPINGS["PersonaLiveFrameByFrame"].IS_CHANGED())  # re-run every time
+    frame_by_frame = node_classes(pack)["PersonaLiveFrameByFrame"]
+    assert np.isnan(frame_by_frame.fingerprint_inputs()) and frame_by_frame.NOT_IDEMPOTENT  # re-run every time
+    step = frame_by_frame.PREPARE_CLASS_CLONE({"UNIQUE_ID": "7"}).execute  # as ComfyUI runs node "7"
     as_image = lambda picture: torch.from_numpy(np.asarray(picture, np.float32) / 255.0)[None]  # noqa: E731
     reference = as_image(draw_face(96))
     camera = [as_image(draw_face(96, yaw=0.6 * np.sin(i / 3), mouth=0.5 + 0.5 * np.sin(i))) for i in range(20)]
-    kwargs = dict(size=TEST_SIZE, seed=4, pose_strength=0.8, node_id="7")
+    kwargs = dict(size=TEST_SIZE, seed=4, pose_strength=0.8)
     runs = [step(real_models, reference, frame, "cam-1", **kwargs) for frame in camera]
     flags = [animated for _, animated in runs]
     delay = flags.index(True)

@@ -20,12 +20,12 @@ def test_extract_and_render(pack, graph):
     assert graph.kps.num_frames == N and graph.motion.num_frames == N and graph.ref.size == 64
     assert graph.maps.shape == (12 + N, 64, 64, 3) and graph.maps.dtype == torch.float32
     assert 0 <= graph.maps.min() and graph.maps.max() <= 1
-    assert node(pack, "RenderPoseMap").render(graph.kps, False)[0].shape[0] == N
-    assert torch.equal(node(pack, "RenderPoseMap").render(graph.kps, False)[0], graph.maps[12:])
+    assert node(pack, "RenderPoseMap").execute(graph.kps, False)[0].shape[0] == N
+    assert torch.equal(node(pack, "RenderPoseMap").execute(graph.kps, False)[0], graph.maps[12:])
 
 
 def test_sampler_outputs_one_latent_per_driving_frame_with_progress(pack, graph, rec):
-    sample = node(pack, "PersonaLiveSampler4Step").sample
+    sample = node(pack, "PersonaLiveSampler4Step").execute
     latent = sample(graph.models, graph.ref, graph.maps, graph.motion, 7, False, True)[0]
     assert set(latent) == {"samples"} and latent["samples"].shape == (N, 4, 8, 8)
     assert [p[:2] for p in rec.progress] == [(1, 1), (1, 1)]  # per 4-frame window, then done
@@ -42,12 +42,12 @@ def test_sampler_is_interruptible_between_windows(pack, graph, rec):
     mm = sys.modules["comfy.model_management"]
     rec.interrupt_after_checks = 2  # the user presses Cancel during the first window
     with pytest.raises(mm.InterruptProcessingException):
-        node(pack, "PersonaLiveSampler4Step").sample(graph.models, graph.ref, graph.maps, graph.motion, 0, True, False)
+        node(pack, "PersonaLiveSampler4Step").execute(graph.models, graph.ref, graph.maps, graph.motion, 0, True, False)
     assert len(rec.progress) == 1  # stopped after the first of four windows (3 of them lead-in)
 
 
 def test_chunked_decode(pack, graph, rec):
-    decode = node(pack, "ChunkedVAEDecode").decode
+    decode = node(pack, "ChunkedVAEDecode").execute
     latents = torch.randn(10, 4, 8, 8, generator=torch.Generator().manual_seed(0))
     images = decode(graph.models, {"samples": latents}, 4, False)[0]
     assert images.shape == (10, 64, 64, 3) and images.dtype == torch.float32
@@ -68,7 +68,7 @@ def test_decode_is_interruptible_between_chunks(pack, graph, rec):
     mm = sys.modules["comfy.model_management"]
     rec.interrupt_after_checks = 3  # the user presses Cancel while the first chunk decodes
     with pytest.raises(mm.InterruptProcessingException):
-        node(pack, "ChunkedVAEDecode").decode(graph.models, {"samples": torch.randn(12, 4, 8, 8)}, 2, False)
+        node(pack, "ChunkedVAEDecode").execute(graph.models, {"samples": torch.randn(12, 4, 8, 8)}, 2, False)
     assert [p[:2] for p in rec.progress] == [(2, 12)]  # stopped after the first of six chunks
 
 
@@ -88,7 +88,7 @@ def test_tiny_decoder_is_read_once_per_models_object(pack, graph, tmp_path, monk
     models = copy.copy(graph.models.models)  # the same networks, another weights folder (with taesd/)
     models.root = tmp_path
     bundle = managed.PersonaLiveModelBundle(models, tmp_path, "fp32")
-    decode = node(pack, "ChunkedVAEDecode").decode
+    decode = node(pack, "ChunkedVAEDecode").execute
     first = decode(bundle, {"samples": torch.randn(5, 4, 8, 8)}, 2, True)[0]
     assert first.shape == (5, 16, 16, 3) and [p[:2] for p in rec.progress] == [(2, 5), (4, 5), (5, 5)]
     decode(bundle, {"samples": torch.randn(3, 4, 8, 8)}, 2, True)

@@ -19,6 +19,7 @@ from personalive_core.motion_controls import MotionControls
 from personalive_core.video_io import open_image, read_frames
 
 from .conftest import TEST_SIZE
+from .fakes import node_classes
 
 
 def _image_batch(images) -> torch.Tensor:
@@ -40,7 +41,7 @@ def models(pack, tiny_weights_root, fake_models_dir):
     link.parent.mkdir(parents=True, exist_ok=True)
     if not link.exists():
         link.symlink_to(tiny_weights_root, target_is_directory=True)
-    return pack.NODE_CLASS_MAPPINGS["LoadPersonaLiveModels"]().load("tiny_paths", "fp32", False)[0]
+    return node_classes(pack)["LoadPersonaLiveModels"].execute("tiny_paths", "fp32", False)[0]
 
 
 CONTROLLED = MotionControls(pose_strength=0.6, expression_strength=1.4, mode="relative", smoothing=0.4)
@@ -50,14 +51,14 @@ CONTROLLED = MotionControls(pose_strength=0.6, expression_strength=1.4, mode="re
                                                        (True, CONTROLLED)], ids=["plain", "lead-in", "controlled"])
 def test_node_chain_equals_the_command_pipeline(pack, models, inputs, include_lead_in, controls):
     portrait, video, reference, driving = inputs
-    node = {name: cls() for name, cls in pack.NODE_CLASS_MAPPINGS.items()}
-    kps = node["ExtractLivePortraitKeypoints"].extract(models, reference, driving, "keypoints", TEST_SIZE,
+    node = node_classes(pack)
+    kps = node["ExtractLivePortraitKeypoints"].execute(models, reference, driving, "keypoints", TEST_SIZE,
                                                        controls.pose_strength, controls.mode, controls.smoothing)[0]
-    maps = node["RenderPoseMap"].render(kps, True)[0]
-    ref = node["EncodeReference"].encode(models, reference, TEST_SIZE)[0]
-    motion = node["MotionEncode"].encode(models, reference, driving, kps, controls.expression_strength)[0]
-    latent = node["PersonaLiveSampler4Step"].sample(models, ref, maps, motion, 5, include_lead_in, False)[0]
-    from_nodes = node["ChunkedVAEDecode"].decode(models, latent, 4, False)[0]
+    maps = node["RenderPoseMap"].execute(kps, True)[0]
+    ref = node["EncodeReference"].execute(models, reference, TEST_SIZE)[0]
+    motion = node["MotionEncode"].execute(models, reference, driving, kps, controls.expression_strength)[0]
+    latent = node["PersonaLiveSampler4Step"].execute(models, ref, maps, motion, 5, include_lead_in, False)[0]
+    from_nodes = node["ChunkedVAEDecode"].execute(models, latent, 4, False)[0]
 
     from_command = torch.cat(list(animate_frames(
         models.on_device(), open_image(portrait), read_frames(video, TEST_SIZE), size=TEST_SIZE, seed=5,

@@ -1,4 +1,4 @@
-"""Against a real ComfyUI 0.3.75 server (started once per session by conftest.comfy_server) with tiny
+"""Against a real ComfyUI 0.30.0 server (started once per session by conftest.comfy_server) with tiny
 random weights: registration, the shipped workflows end to end, websocket messages, clear errors
 that leave the server working, interrupt between windows, and model unloading through /free."""
 
@@ -14,7 +14,7 @@ from PIL import Image
 
 from personalive_core.comfy_client import PromptRejected
 
-from . import media, server
+from . import fakes, media, server
 from . import workflow_check as wc
 from .conftest import DRIVING_FRAMES, REPO, TEST_SIZE, api_workflow
 from .workflow_check import NODE_IDS
@@ -80,9 +80,15 @@ def test_object_info_lists_the_pack_nodes_with_tooltips(client):
                 continue
             for name, spec in section.items():
                 assert spec[1].get("tooltip"), f"{node_id}.{name} has no tooltip"
-    folders = info["LoadPersonaLiveModels"]["input"]["required"]["weights_folder"][0]
+    folders = info["LoadPersonaLiveModels"]["input"]["required"]["weights_folder"][1]["options"]
     assert "tiny" in folders  # models/personalive/tiny
     assert "tiny_extra" in folders  # reached only through extra_model_paths.yaml
+
+
+def test_the_offline_tests_see_the_pack_nodes_as_this_comfyui_does(client, pack):
+    """The node unit tests and scripts/build_workflows.py read the schemas through a stand-in for ComfyUI's
+    V3 API (fake_comfy_api.py): it must describe every node exactly as the real one does."""
+    assert fakes.schema_differences(pack, client.object_info()) == []
 
 
 def test_shipped_workflows_match_the_live_schemas(client):
@@ -90,11 +96,12 @@ def test_shipped_workflows_match_the_live_schemas(client):
     for path in wc.api_files():
         assert wc.schema_problems(api_workflow(path.stem), info, check_file_combos=True) == [], path.name
     for path in wc.ui_files():
-        assert wc.ui_to_api(wc.load(path), info) == wc.strip_meta(wc.load(wc.API_WORKFLOWS / path.name)), path.name
-    # The offline copy of the core nodes' schemas (used by test_workflows.py) matches this ComfyUI.
+        api = wc.strip_meta(wc.load(wc.API_WORKFLOWS / path.name))
+        assert wc.without_unset_defaults(wc.ui_to_api(wc.load(path), info), api, info) == api, path.name
+    # The offline copy of the core nodes' schemas (used by test_workflows.py) still holds where it matters.
     snapshot = json.loads((REPO / "tests/comfy_pack/data/core_object_info.json").read_text())
     for name, entry in snapshot.items():
-        assert info[name]["input_order"] == entry["input_order"] and info[name]["output"] == entry["output"], name
+        assert wc.core_schema_changes(entry, info[name]) == [], name
     templates = client.get_json("/workflow_templates")
     assert sorted(templates[server.PACK_NAME]) == sorted(p.stem for p in wc.ui_files())
     for path in wc.ui_files():  # the template browser fetches each file and its thumbnail from here

@@ -10,13 +10,14 @@ import sys
 import pytest
 
 from . import workflow_check as wc
+from .fakes import node_classes
 
 CORE_SCHEMAS = json.loads((wc.REPO / "tests/comfy_pack/data/core_object_info.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def schemas(pack):
-    own = {name: wc.schema_of_class(cls) for name, cls in pack.NODE_CLASS_MAPPINGS.items()}
+    own = {name: wc.schema_of_class(cls) for name, cls in node_classes(pack).items()}
     return {**CORE_SCHEMAS, **own}
 
 

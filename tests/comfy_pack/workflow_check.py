@@ -54,9 +54,12 @@ def _inputs(schema: dict):
             yield section, name, specs[name]
 
 
+DYNAMIC_COMBO = "COMFY_DYNAMICCOMBO_V3"  # ComfyUI 0.30's combo whose choice can bring more inputs (SaveVideo.codec)
+
+
 def _kind(spec) -> str:
     t = spec[0]
-    return "COMBO" if isinstance(t, list) else t
+    return "COMBO" if isinstance(t, list) or t == DYNAMIC_COMBO else t
 
 
 def _options(spec) -> dict:
@@ -68,6 +71,8 @@ def _combo_values(spec) -> list | None:
         return spec[0]
     if spec[0] == "COMBO":
         return _options(spec).get("options")
+    if spec[0] == DYNAMIC_COMBO:  # only choices that bring no further inputs are supported here
+        return [o["key"] for o in _options(spec).get("options", []) if not o.get("inputs", {}).get("required")]
     return None
 
 
@@ -97,8 +102,10 @@ def ui_to_api(ui: dict, schemas: dict) -> dict:
         linked = {i["name"]: links[i["link"]] for i in node.get("inputs", []) if i.get("link") is not None}
         values = list(node.get("widgets_values", []))
         inputs = {}
-        for _, name, spec in _inputs(schema):
+        for section, name, spec in _inputs(schema):
             if is_widget(spec):
+                if not values and section == "optional" and "default" in _options(spec):
+                    values = [_options(spec)["default"]]  # a widget newer than the saved graph starts at its default
                 if not values:
                     raise AssertionError(f"node {node['id']} ({node['type']}): no widget value for '{name}'")
                 value = values.pop(0)
@@ -114,6 +121,42 @@ def ui_to_api(ui: dict, schemas: dict) -> dict:
             )
         prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs}
     return prompt
+
+
+def without_unset_defaults(prompt: dict, reference: dict, schemas: dict) -> dict:
+    """`prompt` less the optional inputs that `reference` (the same graph) leaves out and that hold their schema
+    default: a newer ComfyUI's frontend writes such an input into the prompt, and it changes nothing."""
+    out = {}
+    for node_id, node in prompt.items():
+        specs = {name: (section, spec) for section, name, spec in _inputs(schemas[node["class_type"]])}
+        kept = reference.get(node_id, {}).get("inputs", {})
+        inputs = {
+            name: value for name, value in node["inputs"].items()
+            if name in kept or specs.get(name, ("", ()))[0] != "optional" or _options(specs[name][1]).get("default") != value
+        }
+        out[node_id] = {**node, "inputs": inputs}
+    return out
+
+
+def core_schema_changes(snapshot: dict, live: dict) -> list[str]:
+    """What of a core node's recorded schema (what the shipped workflows were built against) a live ComfyUI
+    changed in a way that matters to them: an input gone or retyped, a new required input, an output gone or
+    retyped. New optional inputs and outputs appended after the recorded ones do not matter."""
+    problems = []
+    recorded = {name: (section, spec) for section, name, spec in _inputs(snapshot)}
+    current = {name: (section, spec) for section, name, spec in _inputs(live)}
+    for name, (section, spec) in recorded.items():
+        if name not in current:
+            problems.append(f"input '{name}' is gone")
+        elif _kind(current[name][1]) != _kind(spec):
+            problems.append(f"input '{name}' is now {_kind(current[name][1])}, was {_kind(spec)}")
+        elif current[name][0] == "required" and section != "required":
+            problems.append(f"input '{name}' became required")
+    problems += [f"new required input '{name}'" for name, (section, _) in current.items()
+                 if name not in recorded and section == "required"]
+    if live["output"][: len(snapshot["output"])] != snapshot["output"]:
+        problems.append(f"outputs {live['output']} no longer start with {snapshot['output']}")
+    return problems
 
 
 def strip_meta(prompt: dict) -> dict:
