@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 import torch
 from PIL import Image
 
-from .decoding import decode_chunks, unscale
+from .decoding import decode_chunks, decoder_for, unscale
 from .loading import PersonaLiveModels
 from .motion_controls import MotionControls
 from .reference import encode_reference
@@ -30,8 +30,9 @@ class Animation:
     @torch.no_grad()
     def __init__(self, models: PersonaLiveModels, portrait: Image.Image, size: int = 512, seed: int = 0,
                  include_lead_in: bool = False, decode_chunk: int = 4, noise: NoiseSource | None = None,
-                 controls: MotionControls | None = None):
+                 controls: MotionControls | None = None, decoder: str = "vae"):
         self.models, self.decode_chunk = models, decode_chunk
+        self.decoder = decoder_for(models, decoder)
         reference = encode_reference(models, portrait, size=size)
         self.session = StreamSession(models, reference, noise or SeededNoise(seed), include_lead_in=include_lead_in,
                                      controls=controls)
@@ -51,7 +52,7 @@ class Animation:
 
     def _decoded(self, chunks) -> Iterator[torch.Tensor]:
         for chunk in chunks:
-            for frames in decode_chunks(self.models.vae, unscale(chunk.latents), self.decode_chunk):
+            for frames in decode_chunks(self.decoder, unscale(chunk.latents), self.decode_chunk):
                 self.frames_out += frames.shape[0]
                 yield frames
 
@@ -67,10 +68,12 @@ class Animation:
 
 def animate_frames(models: PersonaLiveModels, portrait: Image.Image, driving: Iterable[torch.Tensor], size: int = 512,
                    seed: int = 0, include_lead_in: bool = False, decode_chunk: int = 4,
-                   noise: NoiseSource | None = None, controls: MotionControls | None = None) -> Iterator[torch.Tensor]:
+                   noise: NoiseSource | None = None, controls: MotionControls | None = None,
+                   decoder: str = "vae") -> Iterator[torch.Tensor]:
     """Yield output frames (k,S,S,3) float32 in [0,1] on the CPU, one per driving frame (3,S,S) in
-    [-1,1] (after the lead-in frames with `include_lead_in`); `controls` shape the driver's motion."""
-    animation = Animation(models, portrait, size, seed, include_lead_in, decode_chunk, noise, controls)
+    [-1,1] (after the lead-in frames with `include_lead_in`); `controls` shape the driver's motion;
+    `decoder` 'vae' (exact) or 'taesd' (the tiny autoencoder of ROOT/taesd)."""
+    animation = Animation(models, portrait, size, seed, include_lead_in, decode_chunk, noise, controls, decoder)
     for frame in driving:
         yield from animation.feed(frame)
     yield from animation.finish()

@@ -67,17 +67,36 @@ def load_tiny_decoder(root: str | Path, dtype=torch.float32, device="cpu") -> nn
     from .weights import load_into, load_state_dict_file
 
     folder = Path(root) / TINY_DECODER_DIR
+    problem = tiny_decoder_problem(root)
+    if problem:
+        raise WeightsError(problem)
     weights = [p for p in (folder / "diffusion_pytorch_model.safetensors", folder / "diffusion_pytorch_model.bin") if p.is_file()]
-    if not (folder / "config.json").is_file() or not weights:
-        raise WeightsError(
-            f"The tiny autoencoder is not installed: put config.json and diffusion_pytorch_model.safetensors "
-            f"from https://huggingface.co/madebyollin/taesd into {folder}, or turn the tiny decoder off."
-        )
     config = AutoencoderTiny.load_config(str(folder))
     with torch.device("meta"):
         model = AutoencoderTiny.from_config(config)
     load_into(model.to(dtype), [(weights[0].name, load_state_dict_file(weights[0]))], model="taesd")
     return model.to(device).eval()
+
+
+DECODERS = ("vae", "taesd")  # the full VAE (exact) or the tiny autoencoder (much faster, lower quality)
+
+
+def tiny_decoder_problem(root: str | Path) -> str | None:
+    """Why ROOT/taesd cannot be loaded (files missing), or None; cheap, for checks before the models load."""
+    folder = Path(root) / TINY_DECODER_DIR
+    has_weights = any((folder / name).is_file() for name in ("diffusion_pytorch_model.safetensors",
+                                                             "diffusion_pytorch_model.bin"))
+    if (folder / "config.json").is_file() and has_weights:
+        return None
+    return (f"The tiny autoencoder is not installed: put config.json and diffusion_pytorch_model.safetensors "
+            f"from https://huggingface.co/madebyollin/taesd into {folder}, or turn the tiny decoder off.")
+
+
+def decoder_for(models, decoder: str = "vae") -> nn.Module:
+    """The network that turns latents into frames: `models.vae`, or the tiny autoencoder for 'taesd'."""
+    if decoder not in DECODERS:
+        raise InputError(f"unknown decoder {decoder!r}; use one of {list(DECODERS)}")
+    return tiny_decoder_for(models) if decoder == "taesd" else models.vae
 
 
 _TINY_DECODERS: dict[int, nn.Module] = {}  # id(models) -> its tiny autoencoder, dropped with the models

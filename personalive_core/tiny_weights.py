@@ -15,10 +15,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from .decoding import TINY_DECODER_DIR
 from .models.catalog import NETWORKS
 from .weights.official import BY_KEY
 
-FORMAT = "tiny-random-v1"
+FORMAT = "tiny-random-v2"  # v2: with a tiny autoencoder in taesd/
 UNET_WIDTHS = [32, 64, 96, 96]
 CONTEXT_DIM = 32
 
@@ -71,6 +72,14 @@ CLIP_CONFIG = {
     "projection_dim": CONTEXT_DIM,
 }
 CONFIGS = {"base_unet_config": UNET_CONFIG, "vae_config": VAE_CONFIG, "image_encoder_config": CLIP_CONFIG}
+TAESD_CONFIG = {  # the optional tiny autoencoder (taesd/), shrunk; 4 blocks keep its 8x upsampling
+    "_class_name": "AutoencoderTiny",
+    "encoder_block_out_channels": [8, 8, 8, 8],
+    "decoder_block_out_channels": [8, 8, 8, 8],
+    "num_encoder_blocks": [1, 1, 1, 1],
+    "num_decoder_blocks": [1, 1, 1, 1],
+    "latent_channels": 4,
+}
 STORED_IN_FP16 = ("motion_encoder", "motion_extractor")  # written at full size: halved on disk
 # A centred face-like layout (x, y) for the seven keypoints the pose maps draw.
 FACE_LAYOUT = {1: (-0.15, -0.12), 2: (0.15, -0.12), 3: (-0.06, 0.0), 4: (0.06, 0.0),
@@ -124,25 +133,53 @@ def _unet_files(base: dict[str, torch.Tensor], unet_config: dict) -> dict[str, d
     }
 
 
-def write_tiny_weights(out_dir: str | Path, seed: int = 0) -> Path:
-    """Write every official file (as .safetensors) with tiny random weights under `out_dir`."""
+def _write_tiny_autoencoder(folder: Path, config: dict) -> None:
+    from diffusers import AutoencoderTiny
+
+    _write_json(config, folder / "config.json")
+    _save(AutoencoderTiny(**{k: v for k, v in config.items() if k != "_class_name"}).state_dict(),
+          folder / "diffusion_pytorch_model.safetensors")
+
+
+def write_random_weights(out_dir: str | Path, configs: dict, taesd_config: dict, seed: int = 0,
+                         check=None) -> Path:
+    """Every official file (as .safetensors) with seeded random weights of the networks `configs` describes
+    (see `CONFIGS`), and a tiny autoencoder in taesd/. One file is in memory at a time. `check(key, state)`,
+    when given, sees every file's state dict before it is written (e.g. to compare shapes)."""
     from diffusers import UNet2DConditionModel
 
     out = Path(out_dir)
     torch.manual_seed(seed)
-    configs = {spec.config: CONFIGS[spec.config] for spec in NETWORKS.values() if spec.config}
+    configs = {spec.config: configs[spec.config] for spec in NETWORKS.values() if spec.config}
     for key, config in configs.items():
         _write_json(config, out / BY_KEY[key].relpath)
+
+    def save(key: str, state: dict) -> None:
+        if check is not None:
+            check(key, state)
+        _save(state, out / BY_KEY[key].relpath, torch.float16 if key in STORED_IN_FP16 else torch.float32)
+
     # Values are drawn in this order (a different order changes every file).
-    base = UNet2DConditionModel.from_config(CONFIGS["base_unet_config"]).state_dict()
-    files = {"base_unet": base, **_unet_files(base, CONFIGS["base_unet_config"])}
+    base = UNet2DConditionModel.from_config(configs["base_unet_config"]).state_dict()
+    save("base_unet", base)
+    for key, state in _unet_files(base, configs["base_unet_config"]).items():
+        save(key, state)
+    del base, state
     for name in ("pose_guider", "motion_encoder", "motion_extractor", "vae", "image_encoder"):
         spec = NETWORKS[name]
         (key,) = spec.files
-        files[key] = spec.build(configs.get(spec.config)).state_dict()  # random values, on the CPU
-    _condition_detector(files["motion_extractor"])
-    for key, state in files.items():
-        _save(state, out / BY_KEY[key].relpath, torch.float16 if key in STORED_IN_FP16 else torch.float32)
+        state = spec.build(configs.get(spec.config)).state_dict()  # random values, on the CPU
+        if name == "motion_extractor":
+            _condition_detector(state)
+        save(key, state)
+    _write_tiny_autoencoder(out / TINY_DECODER_DIR, taesd_config)  # drawn last: the other files stay as they were
+    return out
+
+
+def write_tiny_weights(out_dir: str | Path, seed: int = 0) -> Path:
+    """Write every official file (as .safetensors) with tiny random weights under `out_dir`, and a tiny
+    autoencoder in taesd/ (the optional fast decoder)."""
+    out = write_random_weights(out_dir, CONFIGS, TAESD_CONFIG, seed)
     (out / ".tiny-random-weights").write_text(FORMAT)
     return out
 

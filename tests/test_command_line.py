@@ -89,6 +89,31 @@ def test_animate_from_a_single_image(tiny_random_weights, tmp_path):
         assert sum(1 for _ in container.decode(video=0)) == 1
 
 
+@pytest.mark.parametrize("precision, decoder", [("bf16", "vae"), ("fp16", "vae"), ("fp32", "taesd"),
+                                                ("bf16", "taesd")])
+def test_every_precision_and_decoder_gives_one_frame_per_driving_frame(tiny_random_weights, tmp_path, precision,
+                                                                        decoder):
+    portrait, video = write_demo_inputs(tmp_path, size=96, frames=5, fps=10)
+    out = tmp_path / "out.mp4"
+    proc = _run("animate", "--reference", portrait, "--driving", video, "--output", out, "--size", 64,
+                "--weights", tiny_random_weights, "--precision", precision, "--decoder", decoder)
+    assert proc.returncode == 0, proc.stderr
+    with av.open(str(out)) as container:
+        assert [f.width for f in container.decode(video=0)] == [64] * 5
+
+
+def test_a_missing_tiny_decoder_is_named_before_loading(tiny_random_weights, tmp_path):
+    import shutil
+
+    root = tmp_path / "weights"
+    shutil.copytree(tiny_random_weights, root, ignore=shutil.ignore_patterns("taesd"))
+    portrait, video = write_demo_inputs(tmp_path, size=64, frames=2)
+    proc = _run("animate", "--reference", portrait, "--driving", video, "--output", tmp_path / "o.mp4",
+                "--weights", root, "--size", 64, "--decoder", "taesd")
+    assert proc.returncode != 0 and "madebyollin/taesd" in proc.stderr and str(root / "taesd") in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "o.mp4").exists()
+
+
 def test_animate_explains_bad_input(tiny_random_weights, tmp_path):
     proc = _run("animate", "--reference", tmp_path / "nope.png", "--driving", tmp_path / "nope.mp4",
                 "--output", tmp_path / "o.mp4", "--weights", tiny_random_weights, "--size", 64)

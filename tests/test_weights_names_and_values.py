@@ -94,7 +94,7 @@ def test_nan_weights_are_refused_and_reported(root):
 
 def test_a_truncated_file_is_the_only_one_reported(root):
     """Each file cut short in turn: that file is an ERROR and every other file stays ok (no knock-on MISMATCH)."""
-    files = sorted(p for p in root.rglob("*.safetensors"))
+    files = sorted(p for p in root.rglob("*.safetensors") if "taesd" not in p.parts)  # taesd: not a network
     for path in files:
         intact = path.read_bytes()
         path.write_bytes(intact[:5000])

@@ -27,6 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--include-lead-in", action="store_true",
                    help="also write the 12 frames that move from the reference pose to the first driving pose")
     p.add_argument("--decode-chunk", type=_positive, default=4, help="frames decoded at once by the VAE")
+    p.add_argument("--decoder", default="vae", choices=["vae", "taesd"],
+                   help="vae: the full VAE (exact); taesd: the tiny autoencoder in WEIGHTS/taesd (madebyollin/taesd), "
+                        "faster to decode, a little less detailed")
     add_motion_arguments(p)
     p.add_argument("--paste-back", action="store_true",
                    help="the reference is a larger picture (half or full body): animate a square around the face "
@@ -125,6 +128,8 @@ def _sigterm_as_interrupt():
 
 def run(args: argparse.Namespace) -> int:
     portrait, driving, output, device, crop = _checked_inputs(args)
+    from ..decoding import tiny_decoder_problem
+    from ..errors import WeightsError
     from ..loading import load_models, resolve_dtype
     from ..render import Render, RenderInterrupted, RenderOptions, render_fingerprint
     from ..resume_store import ResumeStore
@@ -135,8 +140,12 @@ def run(args: argparse.Namespace) -> int:
 
         weights = cached_tiny_weights()
         print("NOTE: tiny RANDOM weights: the output shows the pipeline running, and is noise.", file=sys.stderr)
+    problem = tiny_decoder_problem(weights) if args.decoder == "taesd" else None
+    if problem:  # said before minutes of loading
+        raise WeightsError(problem)
     options = RenderOptions(size=args.size, seed=args.seed, include_lead_in=args.include_lead_in,
-                            decode_chunk=args.decode_chunk, controls=motion_controls(args), paste_back=crop)
+                            decode_chunk=args.decode_chunk, controls=motion_controls(args), paste_back=crop,
+                            decoder=args.decoder)
     if args.resume:  # a checkpoint of another render is refused before the models load
         fingerprint = render_fingerprint(args.reference, driving, options, weights,
                                          resolve_dtype(args.precision, device), device)

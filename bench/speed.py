@@ -1,0 +1,258 @@
+"""Every speed mode side by side, in one run on this machine: precision x decoder.
+
+For each mode (one fresh process each, so load peaks and peak memory are its own): load time and load
+peak (above the process baseline, relative to the weights kept), the reference step, seconds per 4-frame
+window (median of the steady windows 4..N; windows 0-3 carry the lead-in), frames/s, latency from the
+first driving frame in to the first output frame out, peak memory (RSS on CPU; the allocator's peak on
+CUDA), a per-stage breakdown of a steady window, and the difference of its frames to fp32 with the same
+decoder (PSNR over all frames, max abs error). Ratios are to this pack's fp32 mode in the same run; modes alternate for
+`--rounds` rounds and medians are reported (this machine drifts by up to 25 % between minutes).
+
+    python bench/speed.py --quick                         # tiny weights, 64 px: a smoke run (minutes)
+    python bench/speed.py --full-size DIR --size 128 256  # full-size random weights (written to DIR once, ~12 GB)
+    python bench/speed.py --weights ROOT --size 512 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MODES = {  # name -> (precision, decoder)
+    "fp32": ("fp32", "vae"),
+    "bf16": ("bf16", "vae"),
+    "fp16": ("fp16", "vae"),
+    "fp32+taesd": ("fp32", "taesd"),
+    "bf16+taesd": ("bf16", "taesd"),
+}
+STAGES = ("motion_extractor", "motion_encoder", "pose_guider", "denoising_unet", "scheduler", "decode")
+STEADY_FROM = 4  # windows before this one carry the lead-in
+
+
+# -- one mode, in its own process --------------------------------------------------------------------
+
+def _status_bytes(field: str) -> int:
+    """VmRSS (resident now) or VmHWM (peak since the last reset) of this process, in bytes."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field + ":"))
+
+
+def _reset_peak() -> None:
+    """Make VmHWM start again from the current resident size (so the imports' own peak is not counted)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+class StageClock:
+    """Seconds spent in each stage (forward hooks on the networks; wrappers on the scheduler and decoder)."""
+
+    def __init__(self, models, decoder, sync):
+        import personalive_core.scheduler as scheduler
+
+        self.sync, self.spent = sync, dict.fromkeys(STAGES, 0.0)
+        for name in ("motion_extractor", "motion_encoder", "pose_guider", "denoising_unet"):
+            module = getattr(models, name)
+            module.register_forward_pre_hook(lambda *_, n=name: self._start(n))
+            module.register_forward_hook(lambda *_, n=name: self._stop(n))
+        self._wrap(scheduler.StreamingDDIM, "step", "scheduler")
+        self._wrap(decoder, "decode", "decode")
+        self.started: dict[str, float] = {}
+
+    def _start(self, name):
+        self.sync()
+        self.started[name] = time.perf_counter()
+
+    def _stop(self, name):
+        self.sync()
+        self.spent[name] += time.perf_counter() - self.started.pop(name)
+
+    def _wrap(self, owner, attr, name):
+        original = getattr(owner, attr)
+
+        def timed(*args, **kwargs):
+            self._start(name)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._stop(name)
+
+        setattr(owner, attr, timed)
+
+    def take(self) -> dict[str, float]:
+        spent, self.spent = self.spent, dict.fromkeys(STAGES, 0.0)
+        return spent
+
+
+def measure(mode: str, weights: str, size: int, windows: int, device: str, frames_out: str) -> dict:
+    import torch
+
+    from personalive_core.animate import Animation
+    from personalive_core.decoding import decoder_for
+    from personalive_core.demo_inputs import draw_face
+    from personalive_core.loading import load_models
+    from personalive_core.video_io import square_frame
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    precision, decoder_name = MODES[mode]
+    cuda = device.startswith("cuda")
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    driving = [square_frame(draw_face(size, yaw=0.6 * math.sin(i / 3), mouth=0.5 + 0.5 * math.sin(i)), size)
+               for i in range(4 * windows)]
+    portrait = draw_face(size)
+    _reset_peak()
+    baseline = _status_bytes("VmRSS")
+    started = time.perf_counter()
+    models = load_models(weights, precision, device)
+    decoder = decoder_for(models, decoder_name)  # the tiny autoencoder is read here, not in the first window
+    sync()
+    load_s = time.perf_counter() - started
+    kept = sum(p.numel() * p.element_size() for m in [*models.modules().values(), decoder] for p in m.parameters())
+    load_peak = _status_bytes("VmHWM") - baseline
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    clock = StageClock(models, decoder, sync)
+    started = time.perf_counter()
+    animation = Animation(models, portrait, size=size, seed=1, decoder=decoder_name)
+    sync()
+    reference_s = time.perf_counter() - started
+    clock.take()
+    window_s, stages, out, first_out = [], [], [], None
+    stream_started = time.perf_counter()
+    for w in range(windows):
+        started = time.perf_counter()
+        for frame in driving[4 * w: 4 * w + 4]:
+            for frames in animation.feed(frame.to(device)):
+                first_out = first_out or time.perf_counter() - stream_started
+                out.append(frames)
+        sync()
+        window_s.append(time.perf_counter() - started)
+        stages.append(clock.take())
+    out += list(animation.finish())
+    torch.save(torch.cat(out), frames_out)
+    steady = window_s[STEADY_FROM:] or window_s[-1:]
+    steady_stages = stages[STEADY_FROM:] or stages[-1:]
+    return {
+        "mode": mode, "load_s": load_s, "load_peak_ratio": load_peak / kept, "kept_gb": kept / 1e9,
+        "reference_s": reference_s, "window_s": statistics.median(steady), "latency_s": first_out,
+        "peak_gb": (torch.cuda.max_memory_allocated() if cuda else _status_bytes("VmHWM")) / 1e9,
+        "stages": {s: statistics.median(st[s] for st in steady_stages) for s in STAGES},
+    }
+
+
+# -- the run ------------------------------------------------------------------------------------------
+
+def run_mode(mode, args, weights, frames_out) -> dict:
+    cmd = [sys.executable, __file__, "--child", mode, "--weights", str(weights), "--size", str(args.size_now),
+           "--windows", str(args.windows), "--device", args.device, "--frames-out", frames_out]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    if proc.returncode != 0:
+        raise SystemExit(f"{mode} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def difference(frames: Path, exact: Path) -> tuple[float, float]:
+    import torch
+
+    a, b = torch.load(frames, weights_only=True), torch.load(exact, weights_only=True)
+    mse = ((a - b) ** 2).mean().item()
+    return (math.inf if mse == 0 else 10 * math.log10(1 / mse)), (a - b).abs().max().item()
+
+
+def table(results: dict[str, dict], size: int, windows: int) -> str:
+    base = results["fp32"]
+    lines = [
+        f"| mode ({size} px) | s / window | frames/s | vs fp32 | latency s | reference s | load s | load peak / kept "
+        "| peak GB | PSNR vs fp32 dB | max abs | UNet / decode / motion enc. / extractor s |",
+        "|---" * 12 + "|",
+    ]
+    for mode, r in results.items():
+        st = r["stages"]
+        lines.append(
+            f"| {mode} | {r['window_s']:.2f} | {4 / r['window_s']:.2f} | {base['window_s'] / r['window_s']:.2f}x "
+            f"| {r['latency_s']:.1f} | {r['reference_s']:.2f} | {r['load_s']:.1f} | {r['load_peak_ratio']:.2f}x "
+            f"| {r['peak_gb']:.2f} | {r['psnr']:.1f} | {r['max_abs']:.3f} "
+            f"| {st['denoising_unet']:.2f} / {st['decode']:.2f} / {st['motion_encoder']:.2f} / "
+            f"{st['motion_extractor']:.2f} |")
+    lines.append(f"\n{windows} windows per mode, steady = windows {STEADY_FROM}..{windows - 1}; medians over rounds. PSNR "
+                 "and max abs error are against fp32 with the same decoder (fp32+taesd for the TAESD modes), over "
+                 "all frames; peak GB is the process's peak resident memory (CPU) or allocator peak (CUDA).")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny random weights at 64 px, 6 windows, 2 rounds")
+    parser.add_argument("--weights", help="an official-layout weights folder (with taesd/ for the TAESD modes)")
+    parser.add_argument("--full-size", type=Path, metavar="DIR",
+                        help="full-size random weights in DIR (written there first if absent)")
+    parser.add_argument("--size", type=int, nargs="+", default=[128])
+    parser.add_argument("--windows", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, from {', '.join(MODES)}")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--frames-out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO))
+    if args.child:
+        print(json.dumps(measure(args.child, args.weights, args.size[0], args.windows, args.device, args.frames_out)))
+        return 0
+    wanted = [m for m in args.modes.split(",") if m != "fp32"]
+    modes = ["fp32"] + sorted(wanted, key=lambda m: m != "fp32+taesd")  # the exact runs first: PSNR needs them
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        parser.error(f"unknown mode(s) {unknown}; choose from {list(MODES)}")
+    work = Path(tempfile.mkdtemp(prefix="personalive-speed-"))
+    if args.quick:
+        from personalive_core.tiny_weights import write_tiny_weights
+
+        weights, args.size, args.windows, args.rounds = write_tiny_weights(work / "tiny"), [64], 6, max(args.rounds, 2)
+    elif args.full_size:
+        sys.path.insert(0, str(REPO / "bench"))
+        from full_size_weights import write_full_size_weights
+
+        weights = write_full_size_weights(args.full_size, REPO.parent / "shared" / "personalive_weights_manifest.json")
+    elif args.weights:
+        weights = Path(args.weights)
+    else:
+        parser.error("give --quick, --full-size DIR or --weights ROOT")
+    report = {}
+    for size in args.size:
+        args.size_now = size
+        rounds = {m: [] for m in modes}
+        for r in range(args.rounds):
+            for mode in modes:
+                frames = work / f"{mode}-{size}-{r}.pt"
+                result = run_mode(mode, args, weights, str(frames))
+                exact = "fp32+taesd" if MODES[mode][1] == "taesd" and "fp32+taesd" in modes else "fp32"
+                result["psnr"], result["max_abs"] = difference(frames, work / f"{exact}-{size}-{r}.pt")
+                rounds[mode].append(result)
+                print(f"{size} px round {r + 1}: {mode} {result['window_s']:.2f} s/window", file=sys.stderr)
+        merged = {m: _median_of(rs) for m, rs in rounds.items()}
+        report[size] = merged
+        print(table(merged, size, args.windows) + "\n")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+def _median_of(results: list[dict]) -> dict:
+    out = dict(results[0])
+    for key, value in results[0].items():
+        if isinstance(value, (int, float)):
+            out[key] = statistics.median(r[key] for r in results)
+    out["stages"] = {s: statistics.median(r["stages"][s] for r in results) for s in STAGES}
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
