@@ -1,10 +1,11 @@
-"""Every speed mode side by side, in one run on this machine: precision x decoder.
+"""Every speed mode side by side, in one run on this machine: precision x decoder x compile x low_vram.
 
 For each mode (one fresh process each, so load peaks and peak memory are its own): load time and load
 peak (above the process baseline, relative to the weights kept), the reference step, seconds per 4-frame
 window (median of the steady windows 4..N; windows 0-3 carry the lead-in), frames/s, latency from the
-first driving frame in to the first output frame out, peak memory (RSS on CPU; the allocator's peak on
-CUDA), a per-stage breakdown of a steady window, and the difference of its frames to fp32 with the same
+first driving frame in to the first output frame out, the warm-up (compiling, in the compile modes), the
+weights kept on the compute device while streaming (less with low_vram), peak memory (RSS on CPU; the
+allocator's peak on CUDA), a per-stage breakdown of a steady window, and the difference of its frames to fp32 with the same
 decoder (PSNR over all frames, max abs error). Ratios are to this pack's fp32 mode in the same run; modes alternate for
 `--rounds` rounds and medians are reported (this machine drifts by up to 25 % between minutes).
 
@@ -26,13 +27,20 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MODES = {  # name -> (precision, decoder)
-    "fp32": ("fp32", "vae"),
-    "bf16": ("bf16", "vae"),
-    "fp16": ("fp16", "vae"),
-    "fp32+taesd": ("fp32", "taesd"),
-    "bf16+taesd": ("bf16", "taesd"),
+MODES = {  # name -> (precision, decoder, torch.compile, low_vram)
+    "fp32": ("fp32", "vae", False, False),
+    "bf16": ("bf16", "vae", False, False),
+    "fp16": ("fp16", "vae", False, False),
+    "fp32+taesd": ("fp32", "taesd", False, False),
+    "bf16+taesd": ("bf16", "taesd", False, False),
+    "fp16+taesd": ("fp16", "taesd", False, False),
+    "fp32+compile": ("fp32", "vae", True, False),
+    "bf16+taesd+compile": ("bf16", "taesd", True, False),
+    "fp16+taesd+compile": ("fp16", "taesd", True, False),
+    "fp16+taesd+low_vram": ("fp16", "taesd", False, True),
 }
+# fp16 has no fast CPU kernels (7x slower than fp32 here) and low_vram moves nothing on a CPU-only machine
+CPU_MODES = ("fp32", "bf16", "fp32+taesd", "bf16+taesd", "fp32+compile", "bf16+taesd+compile")
 STAGES = ("motion_extractor", "motion_encoder", "pose_guider", "denoising_unet", "scheduler", "decode")
 STEADY_FROM = 4  # windows before this one carry the lead-in
 
@@ -101,7 +109,9 @@ def measure(mode: str, weights: str, size: int, windows: int, device: str, frame
     from personalive_core.video_io import square_frame
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    precision, decoder_name = MODES[mode]
+    from personalive_core.residency import resident_bytes
+
+    precision, decoder_name, compile, low_vram = MODES[mode]
     cuda = device.startswith("cuda")
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     driving = [square_frame(draw_face(size, yaw=0.6 * math.sin(i / 3), mouth=0.5 + 0.5 * math.sin(i)), size)
@@ -110,7 +120,7 @@ def measure(mode: str, weights: str, size: int, windows: int, device: str, frame
     _reset_peak()
     baseline = _status_bytes("VmRSS")
     started = time.perf_counter()
-    models = load_models(weights, precision, device)
+    models = load_models(weights, precision, device, low_vram=low_vram)
     decoder = decoder_for(models, decoder_name)  # the tiny autoencoder is read here, not in the first window
     sync()
     load_s = time.perf_counter() - started
@@ -120,9 +130,11 @@ def measure(mode: str, weights: str, size: int, windows: int, device: str, frame
         torch.cuda.reset_peak_memory_stats()
     clock = StageClock(models, decoder, sync)
     started = time.perf_counter()
-    animation = Animation(models, portrait, size=size, seed=1, decoder=decoder_name)
+    animation = Animation(models, portrait, size=size, seed=1, decoder=decoder_name, compile=compile)
     sync()
     reference_s = time.perf_counter() - started
+    resident = resident_bytes(models, device) + (0 if decoder is models.vae else
+                                                 sum(p.numel() * p.element_size() for p in decoder.parameters()))
     clock.take()
     window_s, stages, out, first_out = [], [], [], None
     stream_started = time.perf_counter()
@@ -141,7 +153,10 @@ def measure(mode: str, weights: str, size: int, windows: int, device: str, frame
     steady_stages = stages[STEADY_FROM:] or stages[-1:]
     return {
         "mode": mode, "load_s": load_s, "load_peak_ratio": load_peak / kept, "kept_gb": kept / 1e9,
+        "resident_gb": resident / 1e9,  # weights on the compute device while streaming
         "reference_s": reference_s, "window_s": statistics.median(steady), "latency_s": first_out,
+        # what the first windows took above the steady rate: mostly compiling, in the compile modes
+        "warmup_s": sum(window_s[:STEADY_FROM]) - len(window_s[:STEADY_FROM]) * statistics.median(steady),
         "peak_gb": (torch.cuda.max_memory_allocated() if cuda else _status_bytes("VmHWM")) / 1e9,
         "stages": {s: statistics.median(st[s] for st in steady_stages) for s in STAGES},
     }
@@ -169,21 +184,22 @@ def difference(frames: Path, exact: Path) -> tuple[float, float]:
 def table(results: dict[str, dict], size: int, windows: int) -> str:
     base = results["fp32"]
     lines = [
-        f"| mode ({size} px) | s / window | frames/s | vs fp32 | latency s | reference s | load s | load peak / kept "
-        "| peak GB | PSNR vs fp32 dB | max abs | UNet / decode / motion enc. / extractor s |",
-        "|---" * 12 + "|",
+        f"| mode ({size} px) | s / window | frames/s | vs fp32 | latency s | warm-up s | reference s | load s "
+        "| load peak / kept | weights on device GB | peak GB | PSNR vs fp32 dB | max abs | UNet / decode / motion enc. / extractor s |",
+        "|---" * 14 + "|",
     ]
     for mode, r in results.items():
         st = r["stages"]
         lines.append(
             f"| {mode} | {r['window_s']:.2f} | {4 / r['window_s']:.2f} | {base['window_s'] / r['window_s']:.2f}x "
-            f"| {r['latency_s']:.1f} | {r['reference_s']:.2f} | {r['load_s']:.1f} | {r['load_peak_ratio']:.2f}x "
-            f"| {r['peak_gb']:.2f} | {r['psnr']:.1f} | {r['max_abs']:.3f} "
+            f"| {r['latency_s']:.1f} | {r['warmup_s']:.1f} | {r['reference_s']:.2f} | {r['load_s']:.1f} | {r['load_peak_ratio']:.2f}x "
+            f"| {r['resident_gb']:.2f} | {r['peak_gb']:.2f} | {r['psnr']:.1f} | {r['max_abs']:.3f} "
             f"| {st['denoising_unet']:.2f} / {st['decode']:.2f} / {st['motion_encoder']:.2f} / "
             f"{st['motion_extractor']:.2f} |")
     lines.append(f"\n{windows} windows per mode, steady = windows {STEADY_FROM}..{windows - 1}; medians over rounds. PSNR "
                  "and max abs error are against fp32 with the same decoder (fp32+taesd for the TAESD modes), over "
-                 "all frames; peak GB is the process's peak resident memory (CPU) or allocator peak (CUDA).")
+                 "all frames; peak GB is the process's peak resident memory (CPU) or allocator peak (CUDA); warm-up is "
+                 f"what windows 0..{STEADY_FROM - 1} took above the steady rate (compiling, in the compile modes).")
     return "\n".join(lines)
 
 
@@ -196,7 +212,8 @@ def main() -> int:
     parser.add_argument("--size", type=int, nargs="+", default=[128])
     parser.add_argument("--windows", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--modes", default=",".join(MODES), help=f"comma-separated, from {', '.join(MODES)}")
+    parser.add_argument("--modes", help=f"comma-separated, from {', '.join(MODES)} (default: all on CUDA; on the CPU "
+                                        f"{', '.join(CPU_MODES)}, plus fp16 with --quick)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -206,6 +223,8 @@ def main() -> int:
     if args.child:
         print(json.dumps(measure(args.child, args.weights, args.size[0], args.windows, args.device, args.frames_out)))
         return 0
+    if args.modes is None:
+        args.modes = ",".join(MODES if args.device.startswith("cuda") else CPU_MODES + (("fp16",) if args.quick else ()))
     wanted = [m for m in args.modes.split(",") if m != "fp32"]
     modes = ["fp32"] + sorted(wanted, key=lambda m: m != "fp32+taesd")  # the exact runs first: PSNR needs them
     unknown = [m for m in modes if m not in MODES]

@@ -52,6 +52,14 @@ class PersonaLiveSampler4Step(io.ComfyNode):
                     tooltip="Show a preview of the newest frame after every window (uses ComfyUI's preview method "
                     "setting; costs a little time).",
                 ),
+                io.Boolean.Input(
+                    "compile",
+                    default=False,
+                    tooltip="torch.compile the denoising UNet (with CUDA graphs on an NVIDIA GPU): the first run "
+                    "compiles for a minute or more, later runs with the same size are faster. Same frames within "
+                    "rounding.",
+                    optional=True,
+                ),
             ],
             outputs=[
                 io.Latent.Output(
@@ -64,7 +72,8 @@ class PersonaLiveSampler4Step(io.ComfyNode):
 
     @classmethod
     @node_errors
-    def execute(cls, models, reference, pose_maps, motion, seed: int, include_lead_in: bool, preview: bool):
+    def execute(cls, models, reference, pose_maps, motion, seed: int, include_lead_in: bool, preview: bool,
+                compile: bool = False):
         core_models = models.on_device()
         pbar = comfy.utils.ProgressBar(max(1, chunk_count(motion.num_frames)))
         latent_format = comfy.latent_formats.SD15()
@@ -88,6 +97,7 @@ class PersonaLiveSampler4Step(io.ComfyNode):
                 include_lead_in=include_lead_in,
                 on_window=on_window,
                 should_stop=mm.processing_interrupted,
+                compile=compile,
             )
         except PersonaLiveError:
             if mm.processing_interrupted():

@@ -13,6 +13,7 @@ from typing import Iterable, Iterator
 import torch
 from PIL import Image
 
+from .compiled import compile_for_streaming
 from .decoding import decode_chunks, decoder_for, unscale
 from .loading import PersonaLiveModels
 from .motion_controls import MotionControls
@@ -30,9 +31,11 @@ class Animation:
     @torch.no_grad()
     def __init__(self, models: PersonaLiveModels, portrait: Image.Image, size: int = 512, seed: int = 0,
                  include_lead_in: bool = False, decode_chunk: int = 4, noise: NoiseSource | None = None,
-                 controls: MotionControls | None = None, decoder: str = "vae"):
+                 controls: MotionControls | None = None, decoder: str = "vae", compile: bool = False):
         self.models, self.decode_chunk = models, decode_chunk
         self.decoder = decoder_for(models, decoder)
+        if compile:
+            compile_for_streaming(models, self.decoder)
         reference = encode_reference(models, portrait, size=size)
         self.session = StreamSession(models, reference, noise or SeededNoise(seed), include_lead_in=include_lead_in,
                                      controls=controls)
@@ -69,11 +72,13 @@ class Animation:
 def animate_frames(models: PersonaLiveModels, portrait: Image.Image, driving: Iterable[torch.Tensor], size: int = 512,
                    seed: int = 0, include_lead_in: bool = False, decode_chunk: int = 4,
                    noise: NoiseSource | None = None, controls: MotionControls | None = None,
-                   decoder: str = "vae") -> Iterator[torch.Tensor]:
+                   decoder: str = "vae", compile: bool = False) -> Iterator[torch.Tensor]:
     """Yield output frames (k,S,S,3) float32 in [0,1] on the CPU, one per driving frame (3,S,S) in
     [-1,1] (after the lead-in frames with `include_lead_in`); `controls` shape the driver's motion;
-    `decoder` 'vae' (exact) or 'taesd' (the tiny autoencoder of ROOT/taesd)."""
-    animation = Animation(models, portrait, size, seed, include_lead_in, decode_chunk, noise, controls, decoder)
+    `decoder` 'vae' (exact) or 'taesd' (the tiny autoencoder of ROOT/taesd); `compile` the per-window
+    networks with torch.compile (see `compiled`)."""
+    animation = Animation(models, portrait, size, seed, include_lead_in, decode_chunk, noise, controls, decoder,
+                          compile)
     for frame in driving:
         yield from animation.feed(frame)
     yield from animation.finish()

@@ -16,6 +16,7 @@ import torch
 
 from .checks import (check_crop_method, check_image_batch, check_latents, check_pose_maps, check_same_frames,
                      check_single_image, check_size)
+from .compiled import compile_module
 from .decoding import decode_all, tiny_decoder_for, unscale
 from .errors import PersonaLiveError
 from .frames import image_to_pil, signed_unit, square_pixels
@@ -165,11 +166,13 @@ def _conditioning(models, pose_maps: torch.Tensor, motion: MotionTokens, num_fra
 def sample(models: PersonaLiveModels, reference: ReferenceFeatures, pose_maps: torch.Tensor, motion: MotionTokens,
            seed: int = 0, include_lead_in: bool = False,
            on_window: Callable[[int, int, torch.Tensor], None] | None = None,
-           should_stop: Callable[[], bool] | None = None) -> torch.Tensor:
+           should_stop: Callable[[], bool] | None = None, compile: bool = False) -> torch.Tensor:
     """Latents (F,4,S/8,S/8), raw VAE scale (ComfyUI's LATENT convention), one per driving frame
-    (plus the 12 lead-in frames first with `include_lead_in`)."""
+    (plus the 12 lead-in frames first with `include_lead_in`); `compile`: torch.compile the denoising UNet."""
     pose_maps = check_pose_maps(pose_maps, motion.num_frames, reference.size)
     num_frames = motion.num_frames
+    if compile:
+        compile_module(models.denoising_unet, models.device.type)
     session = StreamSession(models, reference.to(models.device), SeededNoise(seed), include_lead_in=include_lead_in)
     total = chunk_count(num_frames) + (LEAD_IN_CHUNKS if include_lead_in else 0)  # output chunks
     out: list[torch.Tensor] = []

@@ -10,6 +10,7 @@ from torch import nn
 
 from .models.catalog import NETWORKS
 from .models.loader import check_fits, load_network
+from .residency import START_NETWORKS, AllResident, LowVram
 from .weights import LoadReport, locate
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -41,6 +42,7 @@ class PersonaLiveModels:
     dtype: torch.dtype
     root: Path
     reports: list[LoadReport] = field(default_factory=list)
+    residency: AllResident = field(default_factory=AllResident)  # LowVram: start-only networks wait off-device
 
     def modules(self) -> dict[str, nn.Module]:
         """The networks by name, in catalog order."""
@@ -59,8 +61,11 @@ class PersonaLiveModels:
         return sum(t.numel() * t.element_size() for m in self.modules().values() for t in m.state_dict().values())
 
 
-def load_models(root: str | Path, dtype: str | torch.dtype = "auto", device: str | torch.device = "cpu") -> PersonaLiveModels:
+def load_models(root: str | Path, dtype: str | torch.dtype = "auto", device: str | torch.device = "cpu",
+                low_vram: bool = False, offload_device: str | torch.device = "cpu") -> PersonaLiveModels:
     """Load every network of `models.catalog` from the official layout under `root` (see `weights.official`).
+    With `low_vram`, the networks used only at the start (CLIP, VAE encoder, reference UNet) wait on
+    `offload_device` and visit `device` only when needed (see `residency`).
 
     Raises `WeightsError` naming each missing file and where to download it, listing the keys of a
     file that does not fit its model, or naming two files that do not fit together.
@@ -69,6 +74,10 @@ def load_models(root: str | Path, dtype: str | torch.dtype = "auto", device: str
     locate(root)  # fail early, naming every missing file
     dtype = resolve_dtype(dtype, device)
     check_fits(root)  # fail early, before the large networks are read
-    loaded = {name: load_network(name, root, dtype, device) for name in NETWORKS}
-    return PersonaLiveModels(**{name: model for name, (model, _) in loaded.items()},
-                             dtype=dtype, root=root, reports=[report for _, report in loaded.values()])
+    waiting = set(START_NETWORKS) if low_vram else set()  # loaded straight onto the offload device
+    loaded = {name: load_network(name, root, dtype, offload_device if name in waiting else device) for name in NETWORKS}
+    models = PersonaLiveModels(**{name: model for name, (model, _) in loaded.items()}, dtype=dtype, root=root,
+                               reports=[report for _, report in loaded.values()],
+                               residency=LowVram(offload_device) if low_vram else AllResident())
+    models.residency.park(models)
+    return models

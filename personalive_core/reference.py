@@ -45,11 +45,14 @@ def encode_reference(models: PersonaLiveModels, portrait: Image.Image, size: int
     from .models.image_encoder import clip_pixel_values, encode_clip
     from .models.vae import encode_latents, vae_pixels
 
+    from .residency import START_NETWORKS
+
     device, dtype = models.device, models.dtype
-    clip_tokens = encode_clip(models.image_encoder, clip_pixel_values(portrait).to(device, dtype))
-    pixels = vae_pixels(portrait, size)
-    latents = encode_latents(models.vae, pixels.to(device, dtype))
-    features = models.reference_unet.write_features(latents, clip_tokens)
+    with models.residency.borrow(models, START_NETWORKS):  # low_vram: on the compute device for this step only
+        clip_tokens = encode_clip(models.image_encoder, clip_pixel_values(portrait).to(device, dtype))
+        pixels = vae_pixels(portrait, size)
+        latents = encode_latents(models.vae, pixels.to(device, dtype))
+        features = models.reference_unet.write_features(latents, clip_tokens)
     return ReferenceFeatures(pixels[0].to(device, dtype), latents, clip_tokens, keypoint_view(portrait).to(device, dtype),
                              features)
 

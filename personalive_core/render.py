@@ -41,6 +41,7 @@ class RenderOptions:
     controls: MotionControls = MotionControls()
     paste_back: FaceCrop | None = None  # animate this square of the portrait and paste it back into it
     decoder: str = "vae"  # or "taesd": the tiny autoencoder (faster, lower quality)
+    compile: bool = False  # torch.compile the per-window networks (same frames within rounding; warm-up cost)
 
 
 @dataclass
@@ -83,7 +84,7 @@ class Render:
         o = self.options
         face = o.paste_back.image(self.portrait) if o.paste_back else self.portrait
         return Animation(self.models, face, o.size, o.seed, o.include_lead_in, o.decode_chunk, controls=o.controls,
-                         decoder=o.decoder)
+                         decoder=o.decoder, compile=o.compile)
 
     def _made(self, frames):
         """Animated frames as they are written: pasted back into the portrait with `paste_back`."""
@@ -182,7 +183,8 @@ def render_fingerprint(reference: str | os.PathLike, driving: DrivingSource, opt
             "seed": options.seed, "include_lead_in": options.include_lead_in, "decode_chunk": options.decode_chunk,
             "weights": os.path.abspath(weights), "precision": dtype, "device": device,
             **{f"motion {name}": value for name, value in asdict(options.controls).items()},
-            "paste_back": options.paste_back, **({"decoder": options.decoder} if options.decoder != "vae" else {})}
+            "paste_back": options.paste_back, **({"decoder": options.decoder} if options.decoder != "vae" else {}),
+            **({"compile": True} if options.compile else {})}
 
 
 def _close(writer, output: OutputTarget) -> None:

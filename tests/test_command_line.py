@@ -89,14 +89,15 @@ def test_animate_from_a_single_image(tiny_random_weights, tmp_path):
         assert sum(1 for _ in container.decode(video=0)) == 1
 
 
-@pytest.mark.parametrize("precision, decoder", [("bf16", "vae"), ("fp16", "vae"), ("fp32", "taesd"),
-                                                ("bf16", "taesd")])
+@pytest.mark.parametrize("precision, decoder, options", [("bf16", "vae", ()), ("fp16", "vae", ()), ("fp32", "taesd", ()),
+                                                         ("bf16", "taesd", ("--low-vram",))])
 def test_every_precision_and_decoder_gives_one_frame_per_driving_frame(tiny_random_weights, tmp_path, precision,
-                                                                        decoder):
+                                                                        decoder, options):
+    """(--compile is tested in process, tests/test_compile_mode.py: inductor takes minutes to compile here.)"""
     portrait, video = write_demo_inputs(tmp_path, size=96, frames=5, fps=10)
     out = tmp_path / "out.mp4"
     proc = _run("animate", "--reference", portrait, "--driving", video, "--output", out, "--size", 64,
-                "--weights", tiny_random_weights, "--precision", precision, "--decoder", decoder)
+                "--weights", tiny_random_weights, "--precision", precision, "--decoder", decoder, *options)
     assert proc.returncode == 0, proc.stderr
     with av.open(str(out)) as container:
         assert [f.width for f in container.decode(video=0)] == [64] * 5

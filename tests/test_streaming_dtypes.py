@@ -4,7 +4,9 @@ breaks on new GPUs; PyTorch's own attention is used)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -61,3 +63,30 @@ def test_no_xformers_import():
     sources = [*REPO.joinpath("personalive_core").rglob("*.py"), *REPO.joinpath("nodes").rglob("*.py")]
     assert sources and not [str(p) for p in sources if pattern.search(p.read_text())]
     assert "xformers" not in sys.modules
+
+
+def test_a_stream_never_imports_xformers_even_where_installed(tiny_random_weights, tmp_path):
+    """A whole stream in a fresh process with a broken xformers installed (as on GPUs it was not built for):
+    nothing tries to import it, and the stream runs."""
+    package = tmp_path / "site" / "xformers"
+    package.mkdir(parents=True)
+    marker = tmp_path / "imported.txt"
+    (package / "__init__.py").write_text(
+        f"import traceback\nopen({str(marker)!r}, 'a').write(''.join(traceback.format_stack()))\n"
+        "raise ImportError('this xformers was built for another GPU')\n")
+    code = (
+        "import importlib.util\n"
+        "assert importlib.util.find_spec('xformers') is not None\n"
+        "from personalive_core.animate import animate_frames\n"
+        "from personalive_core.demo_inputs import draw_face\n"
+        "from personalive_core.loading import load_models\n"
+        "from personalive_core.video_io import square_frame\n"
+        f"models = load_models({str(tiny_random_weights)!r}, 'fp32', 'cpu')\n"
+        f"frames = [square_frame(draw_face({SIZE}), {SIZE}) for _ in range(5)]\n"
+        f"out = list(animate_frames(models, draw_face({SIZE}), frames, size={SIZE}))\n"
+        "assert sum(o.shape[0] for o in out) == 5\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(package.parent), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not marker.exists(), f"xformers was imported:\n{marker.read_text()[-3000:]}"

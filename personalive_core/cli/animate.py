@@ -30,6 +30,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--decoder", default="vae", choices=["vae", "taesd"],
                    help="vae: the full VAE (exact); taesd: the tiny autoencoder in WEIGHTS/taesd (madebyollin/taesd), "
                         "faster to decode, a little less detailed")
+    p.add_argument("--low-vram", action="store_true",
+                   help="keep CLIP, the VAE encoder and the reference UNet off the GPU except when they run "
+                        "(same frames; no effect on the CPU)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the networks every window runs (once per run, a minute or more; then "
+                        "faster: CUDA graphs on a GPU). Same frames within rounding")
     add_motion_arguments(p)
     p.add_argument("--paste-back", action="store_true",
                    help="the reference is a larger picture (half or full body): animate a square around the face "
@@ -145,13 +151,13 @@ def run(args: argparse.Namespace) -> int:
         raise WeightsError(problem)
     options = RenderOptions(size=args.size, seed=args.seed, include_lead_in=args.include_lead_in,
                             decode_chunk=args.decode_chunk, controls=motion_controls(args), paste_back=crop,
-                            decoder=args.decoder)
+                            decoder=args.decoder, compile=args.compile)
     if args.resume:  # a checkpoint of another render is refused before the models load
         fingerprint = render_fingerprint(args.reference, driving, options, weights,
                                          resolve_dtype(args.precision, device), device)
         ResumeStore(output.path, fingerprint).load()
     started = time.time()
-    models = load_models(weights, dtype=args.precision, device=device)
+    models = load_models(weights, dtype=args.precision, device=device, low_vram=args.low_vram)
     if not driving.is_image and not output.has_sound:
         print(f"NOTE: {output.path.name} has no sound track: the driving video's sound is left out.", file=sys.stderr)
 

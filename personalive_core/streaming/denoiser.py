@@ -14,6 +14,7 @@ import torch
 from ..loading import PersonaLiveModels
 from ..models.unet3d import ReferenceAttention
 from ..reference import ReferenceFeatures
+from ..residency import KEYFRAME_NETWORKS
 from ..scheduler import StreamingDDIM
 from ..window import CHUNK_FRAMES, LEAD_IN_CHUNKS
 from .conditioning import ChunkConditioning, LeadIn
@@ -107,7 +108,8 @@ class StreamingDenoiser:
         keyframe_features = None
         if accept and self.attention.num_keyframes < self.max_keyframes:
             keyframe = x0[0:1].to(z.dtype)
-            keyframe_features = models.reference_unet.write_features(keyframe, self.ref.clip_tokens)
+            with models.residency.borrow(models, KEYFRAME_NETWORKS):
+                keyframe_features = models.reference_unet.write_features(keyframe, self.ref.clip_tokens)
             self.attention.add_keyframe(keyframe_features)
             self.keyframes.append(keyframe_features)
         chunks = list(window.split(CHUNK_FRAMES, dim=2))

@@ -13,7 +13,7 @@ import torch
 from personalive_core import decoding
 from personalive_core.errors import InputError, WeightsError
 
-from .conftest import GRAPH_FRAMES as N, node
+from .conftest import GRAPH_FRAMES as N, img, node
 
 
 def test_extract_and_render(pack, graph):
@@ -60,8 +60,15 @@ def test_chunked_decode(pack, graph, rec):
         decode(graph.models, {"samples": torch.randn(2, 16, 8, 8)}, 8, False)
     with pytest.raises(InputError, match="^ChunkedVAEDecode: chunk_size must be at least 1"):
         decode(graph.models, {"samples": latents}, 0, False)
+
+
+def test_decode_without_the_tiny_autoencoder_says_what_to_install(pack, graph, tmp_path):
+    managed = sys.modules["ComfyUI-PersonaLive.nodes.managed"]
+    models = copy.copy(graph.models.models)  # the same networks, a weights folder without taesd/
+    models.root = tmp_path
+    bundle = managed.PersonaLiveModelBundle(models, tmp_path, "fp32")
     with pytest.raises(WeightsError, match="^ChunkedVAEDecode: The tiny autoencoder is not installed.*madebyollin"):
-        decode(graph.models, {"samples": latents}, 4, True)
+        node(pack, "ChunkedVAEDecode").execute(bundle, {"samples": torch.randn(2, 4, 8, 8)}, 4, True)
 
 
 def test_decode_is_interruptible_between_chunks(pack, graph, rec):
@@ -93,3 +100,35 @@ def test_tiny_decoder_is_read_once_per_models_object(pack, graph, tmp_path, monk
     assert first.shape == (5, 16, 16, 3) and [p[:2] for p in rec.progress] == [(2, 5), (4, 5), (5, 5)]
     decode(bundle, {"samples": torch.randn(3, 4, 8, 8)}, 2, True)
     assert len(loads) == 1  # not once per chunk, nor once per run
+
+
+def test_sampler_compile_gives_the_same_latents(pack, graph, monkeypatch):
+    """compile=True compiles the denoising UNet (graph capture with 'aot_eager' here: inductor's code
+    generation takes minutes on 2 cores; bench/speed.py times it) and gives the eager latents."""
+    from personalive_core import api, compiled
+
+    monkeypatch.setattr(api, "compile_module", lambda module, device: compiled.compile_module(module, device,
+                                                                                              "aot_eager"))
+    sample = node(pack, "PersonaLiveSampler4Step").execute
+    eager = sample(graph.models, graph.ref, graph.maps, graph.motion, 7, False, False)[0]["samples"]
+    unet = graph.models.models.denoising_unet
+    try:
+        faster = sample(graph.models, graph.ref, graph.maps, graph.motion, 7, False, False, compile=True)[0]["samples"]
+        assert compiled.is_compiled(unet)
+    finally:
+        compiled.uncompile(unet)
+        torch._dynamo.reset()
+    # Captured graphs reorder float sums: within the replay-golden tolerance for latents (1e-4 of their scale).
+    torch.testing.assert_close(faster, eager, atol=1e-4 * eager.abs().max().item(), rtol=0)
+
+
+def test_loader_low_vram_keeps_the_start_networks_on_the_offload_device(pack, weights_dir, graph):
+    from personalive_core.residency import LowVram
+
+    mm = sys.modules["comfy.model_management"]
+    bundle = node(pack, "LoadPersonaLiveModels").execute(weights_dir.name, "fp32", False, low_vram=True)[0]
+    residency = bundle.models.residency
+    assert isinstance(residency, LowVram) and residency.offload_device == torch.device(mm.unet_offload_device())
+    reference = node(pack, "EncodeReference").execute(bundle, img(1, channels=4), 64)[0]  # as the `graph` fixture
+    assert torch.equal(reference.latents, graph.ref.latents)  # the same reference as the normal mode
+    assert all(torch.equal(reference.features[k], v) for k, v in graph.ref.features.items())
