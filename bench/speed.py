@@ -126,6 +126,7 @@ def measure(mode: str, weights: str, size: int, windows: int, device: str, frame
     load_s = time.perf_counter() - started
     kept = sum(p.numel() * p.element_size() for m in [*models.modules().values(), decoder] for p in m.parameters())
     load_peak = _status_bytes("VmHWM") - baseline
+    _reset_peak()  # from here on, the peak of the reference step and the stream (not of loading)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     clock = StageClock(models, decoder, sync)
@@ -198,7 +199,8 @@ def table(results: dict[str, dict], size: int, windows: int) -> str:
             f"{st['motion_extractor']:.2f} |")
     lines.append(f"\n{windows} windows per mode, steady = windows {STEADY_FROM}..{windows - 1}; medians over rounds. PSNR "
                  "and max abs error are against fp32 with the same decoder (fp32+taesd for the TAESD modes), over "
-                 "all frames; peak GB is the process's peak resident memory (CPU) or allocator peak (CUDA); warm-up is "
+                 "all frames; peak GB is the process's peak resident memory (CPU) or allocator peak (CUDA) after loading, "
+                 "through the reference step and the stream; warm-up is "
                  f"what windows 0..{STEADY_FROM - 1} took above the steady rate (compiling, in the compile modes).")
     return "\n".join(lines)
 

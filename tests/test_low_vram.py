@@ -13,7 +13,7 @@ from personalive_core.streaming import denoiser
 from personalive_core.video_io import square_frame
 
 SIZE = 64
-FRAMES = 32  # reaches the calls that may add history keyframes (from the 10th)
+FRAMES = 12
 
 
 def _stream(models) -> tuple[torch.Tensor, int]:
@@ -25,8 +25,10 @@ def _stream(models) -> tuple[torch.Tensor, int]:
 
 
 def test_low_vram_gives_the_same_frames_and_moves_only_the_start_networks(tiny_random_weights, monkeypatch):
-    # Every frame far from the motion bank: keyframes are added, so the reference UNet is borrowed mid-stream.
+    # Every frame far from the motion bank, tested from the first call: keyframes are added early, so the
+    # reference UNet is borrowed mid-stream.
     monkeypatch.setattr(denoiser, "KEYFRAME_THRESHOLD", -1.0)
+    monkeypatch.setattr(denoiser, "KEYFRAME_FIRST_CALL", 0)
     normal, _ = _stream(load_models(tiny_random_weights, "fp32", "cpu"))
 
     moves: list[tuple[str, str]] = []

@@ -1,8 +1,8 @@
 """Read checkpoint files without executing code from them.
 
-`.safetensors` files are read with safetensors; `.pth`/`.bin`/`.pt` files with
-`torch.load(weights_only=True)`, which refuses any pickle that would import or call
-arbitrary objects.
+`.safetensors` files are read tensor by tensor by `safetensors_reader` (not memory-mapped, so loading
+holds no second copy); `.pth`/`.bin`/`.pt` files with `torch.load(weights_only=True)`, which refuses
+any pickle that would import or call arbitrary objects.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
-from safetensors import safe_open
 
 from ..errors import WeightsError
+from .safetensors_reader import SafetensorsFile as TensorReader
 
 PICKLE_SUFFIXES = (".pth", ".bin", ".pt", ".ckpt")
 
@@ -28,23 +28,22 @@ class SafetensorsFile(Mapping):
 
     def __init__(self, path: Path):
         self._path = path
-        self._file = safe_open(str(path), framework="pt", device="cpu")
-        self._keys = list(self._file.keys())
+        self._file = TensorReader(path)
 
     def __getitem__(self, key: str) -> torch.Tensor:
-        if key not in self._keys:
+        if key not in self._file:
             raise KeyError(key)
         try:
-            return self._file.get_tensor(key)
-        except Exception as exc:
+            return self._file[key]
+        except (OSError, ValueError) as exc:
             raise WeightsError(f"Cannot read {key} from {self._path}: {exc}. The file is damaged or incomplete; "
                                "delete it and download it again.") from exc
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._keys)
+        return iter(self._file)
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._file)
 
 
 class ShardedSafetensors(Mapping):
@@ -86,7 +85,7 @@ def load_state_dict_file(path: str | Path) -> Mapping[str, torch.Tensor]:
     if path.suffix == ".safetensors":
         try:
             return SafetensorsFile(path)
-        except Exception as exc:  # safetensors raises several unrelated types
+        except (OSError, ValueError) as exc:
             raise WeightsError(
                 f"Cannot read {path}: {exc}. The file is damaged or incomplete; delete it and download it again."
             ) from exc
