@@ -124,7 +124,8 @@ def measure(mode: str, weights: str, size: int, windows: int, device: str, frame
     decoder = decoder_for(models, decoder_name)  # the tiny autoencoder is read here, not in the first window
     sync()
     load_s = time.perf_counter() - started
-    kept = sum(p.numel() * p.element_size() for m in [*models.modules().values(), decoder] for p in m.parameters())
+    extra = [] if decoder is models.vae else [decoder]  # the tiny autoencoder, kept next to the models
+    kept = sum(p.numel() * p.element_size() for m in [*models.modules().values(), *extra] for p in m.parameters())
     load_peak = _status_bytes("VmHWM") - baseline
     _reset_peak()  # from here on, the peak of the reference step and the stream (not of loading)
     if cuda:
@@ -134,8 +135,7 @@ def measure(mode: str, weights: str, size: int, windows: int, device: str, frame
     animation = Animation(models, portrait, size=size, seed=1, decoder=decoder_name, compile=compile)
     sync()
     reference_s = time.perf_counter() - started
-    resident = resident_bytes(models, device) + (0 if decoder is models.vae else
-                                                 sum(p.numel() * p.element_size() for p in decoder.parameters()))
+    resident = resident_bytes(models, device) + sum(p.numel() * p.element_size() for m in extra for p in m.parameters())
     clock.take()
     window_s, stages, out, first_out = [], [], [], None
     stream_started = time.perf_counter()
