@@ -173,6 +173,7 @@ def sample(models: PersonaLiveModels, reference: ReferenceFeatures, pose_maps: t
     num_frames = motion.num_frames
     if compile:
         compile_module(models.denoising_unet, models.device.type)
+    models.residency.park(models)  # low_vram: a model manager may have brought every network back
     session = StreamSession(models, reference.to(models.device), SeededNoise(seed), include_lead_in=include_lead_in)
     total = chunk_count(num_frames) + (LEAD_IN_CHUNKS if include_lead_in else 0)  # output chunks
     out: list[torch.Tensor] = []
