@@ -7,9 +7,13 @@ step and its outputs are copied out, so the stream may keep them across calls.
 
 Compiling replaces a module's `forward` on the instance (the module, its weights and its hooks stay as
 they are); `uncompile` restores it. The first call of each network pays the compile time.
+PERSONALIVE_COMPILE_BACKEND overrides torch.compile's backend (the tests set 'aot_eager': the same graph
+capture without code generation, which takes minutes on a small CPU).
 """
 
 from __future__ import annotations
+
+import os
 
 import torch
 from torch import nn
@@ -20,7 +24,8 @@ STREAM_NETWORKS = ("denoising_unet", "motion_encoder", "motion_extractor", "pose
 class CompiledForward:
     """A module's forward, compiled; on CUDA graphs, each call is a new step and its outputs are cloned."""
 
-    def __init__(self, forward, device_type: str, backend: str = "inductor"):
+    def __init__(self, forward, device_type: str, backend: str | None = None):
+        backend = backend or os.environ.get("PERSONALIVE_COMPILE_BACKEND") or "inductor"
         self.eager = forward
         self.cuda_graphs = device_type == "cuda" and backend == "inductor"
         mode = "reduce-overhead" if self.cuda_graphs else None
@@ -47,7 +52,7 @@ def is_compiled(module: nn.Module) -> bool:
     return isinstance(module.__dict__.get("forward"), CompiledForward)
 
 
-def compile_module(module: nn.Module, device_type: str, backend: str = "inductor") -> None:
+def compile_module(module: nn.Module, device_type: str, backend: str | None = None) -> None:
     """Compile `module.forward` in place for `device_type` ('cpu', 'cuda', ...); a no-op if already compiled.
     `backend` is torch.compile's (the tests use 'aot_eager': the same graph capture, no code generation)."""
     if not is_compiled(module):
@@ -60,7 +65,7 @@ def uncompile(module: nn.Module) -> None:
         del module.forward
 
 
-def compile_for_streaming(models, decoder: nn.Module | None = None, backend: str = "inductor") -> None:
+def compile_for_streaming(models, decoder: nn.Module | None = None, backend: str | None = None) -> None:
     """Compile the networks every window calls (denoising UNet, motion encoder and extractor, pose
     guider) and, given, the decoder's convolutional part (`decoder.decoder` of the VAE or of TAESD).
     The reference step's networks (CLIP, VAE encoder, reference UNet) run once and stay eager."""

@@ -90,10 +90,11 @@ def test_animate_from_a_single_image(tiny_random_weights, tmp_path):
 
 
 @pytest.mark.parametrize("precision, decoder, options", [("bf16", "vae", ()), ("fp16", "vae", ()), ("fp32", "taesd", ()),
-                                                         ("bf16", "taesd", ("--low-vram",))])
+                                                         ("bf16", "taesd", ("--low-vram", "--compile"))])
 def test_every_precision_and_decoder_gives_one_frame_per_driving_frame(tiny_random_weights, tmp_path, precision,
-                                                                        decoder, options):
-    """(--compile is tested in process, tests/test_compile_mode.py: inductor takes minutes to compile here.)"""
+                                                                        decoder, options, monkeypatch):
+    """(--compile captures graphs with 'aot_eager' here: inductor takes minutes to generate code on this CPU.)"""
+    monkeypatch.setenv("PERSONALIVE_COMPILE_BACKEND", "aot_eager")
     portrait, video = write_demo_inputs(tmp_path, size=96, frames=5, fps=10)
     out = tmp_path / "out.mp4"
     proc = _run("animate", "--reference", portrait, "--driving", video, "--output", out, "--size", 64,

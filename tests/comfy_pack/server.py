@@ -148,7 +148,9 @@ class ComfyServer:
         ]
         if self.runtime.no_frontend is not None:
             args += ["--front-end-root", str(self.runtime.no_frontend)]
-        env = dict(os.environ, PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1")
+        # The sampler's compile input captures graphs without inductor's minutes of code generation here.
+        env = dict(os.environ, PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1",
+                   PERSONALIVE_COMPILE_BACKEND="aot_eager")
         started = time.monotonic()
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(
