@@ -8,10 +8,12 @@ import sys
 
 from conftest import REPO
 
-# Measured here: 1.14x. The excess is mostly freed per-tensor buffers (the motion networks are fp16 on disk,
+# Measured: 1.14x with the memory-mapped safetensors reader, 1.20-1.23x (CI) since each tensor is read into a
+# buffer of its own (weights/safetensors_reader.py), which on full-size weights lowered the peak from 1.49x to
+# 1.15x. On these tiny weights the excess is freed per-tensor buffers (the motion networks are fp16 on disk,
 # fp32 in memory) that the allocator keeps for reuse. A second copy of the weights anywhere in the loader
 # (the regression this guards) shows as 2x or more.
-MAX_PEAK_RATIO = 1.2
+MAX_PEAK_RATIO = 1.3
 
 PROBE = """
 import sys
