@@ -1,12 +1,14 @@
-"""Every speed mode side by side, in one run on this machine: precision x decoder x compile x low_vram.
+"""Every speed mode side by side, in one run on this machine: precision x decoder x compile x low_vram x kernels.
 
 For each mode (one fresh process each, so load peaks and peak memory are its own): load time and load
 peak (above the process baseline, relative to the weights kept), the reference step, seconds per 4-frame
 window (median of the steady windows 4..N; windows 0-3 carry the lead-in), frames/s, latency from the
 first driving frame in to the first output frame out, the warm-up (compiling, in the compile modes), the
 weights kept on the compute device while streaming (less with low_vram), peak memory (RSS on CPU; the
-allocator's peak on CUDA), a per-stage breakdown of a steady window, and the difference of its frames to fp32 with the same
-decoder (PSNR over all frames, max abs error). Ratios are to this pack's fp32 mode in the same run; modes alternate for
+allocator's peak on CUDA), a per-stage breakdown of a steady window, and the difference of its frames to the exact run
+with the same decoder (PSNR over all frames, max abs error). Ratios and differences are to `fp32+reference`, this pack in
+fp32 on the original's kernels (the original's frames bit for bit, and its speed within noise: the shared
+PERF_SIDE_BY_SIDE.md), or to fp32 when it is left out; for the TAESD modes the differences are to fp32+taesd. Modes alternate for
 `--rounds` rounds and medians are reported (this machine drifts by up to 25 % between minutes).
 
     python bench/speed.py --quick                         # tiny weights, 64 px: a smoke run (minutes)
@@ -27,22 +29,23 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MODES = {  # name -> (precision, decoder, torch.compile, low_vram)
-    "fp32": ("fp32", "vae", False, False),
-    "bf16": ("bf16", "vae", False, False),
-    "fp16": ("fp16", "vae", False, False),
-    "fp32+taesd": ("fp32", "taesd", False, False),
-    "bf16+taesd": ("bf16", "taesd", False, False),
-    "fp16+taesd": ("fp16", "taesd", False, False),
-    "fp32+compile": ("fp32", "vae", True, False),
-    "bf16+taesd+compile": ("bf16", "taesd", True, False),
-    "fp16+taesd+compile": ("fp16", "taesd", True, False),
-    "fp16+taesd+low_vram": ("fp16", "taesd", False, True),
-}
+MODES = ("fp32+reference", "fp32", "bf16", "fp16", "fp32+taesd", "bf16+taesd", "fp16+taesd", "fp32+compile", "bf16+taesd+compile",
+         "fp16+taesd+compile", "fp16+taesd+low_vram")  # precision, then the switches that are on
 # fp16 has no fast CPU kernels (7x slower than fp32 here) and low_vram moves nothing on a CPU-only machine
-CPU_MODES = ("fp32", "bf16", "fp32+taesd", "bf16+taesd", "fp32+compile", "bf16+taesd+compile")
+CPU_MODES = ("fp32+reference", "fp32", "bf16", "fp32+taesd", "bf16+taesd", "fp32+compile", "bf16+taesd+compile")
 STAGES = ("motion_extractor", "motion_encoder", "pose_guider", "denoising_unet", "scheduler", "decode")
 STEADY_FROM = 4  # windows before this one carry the lead-in
+
+
+EXACT_FIRST = ("fp32+reference", "fp32", "fp32+taesd")  # run first: the others are compared to them
+BASE = "fp32+reference"  # the original's kernels: the original's speed within noise (and its frames, bit for bit)
+
+
+def mode_settings(mode: str) -> tuple[str, str, bool, bool, str]:
+    """'bf16+taesd+compile' -> (precision, decoder, torch.compile, low_vram, kernels)."""
+    precision, *switches = mode.split("+")
+    return (precision, "taesd" if "taesd" in switches else "vae", "compile" in switches, "low_vram" in switches,
+            "reference" if "reference" in switches else "fast")
 
 
 # -- one mode, in its own process --------------------------------------------------------------------
@@ -109,9 +112,8 @@ def measure(mode: str, weights: str, size: int, windows: int, device: str, frame
     from personalive_core.video_io import square_frame
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    from personalive_core.residency import resident_bytes
 
-    precision, decoder_name, compile, low_vram = MODES[mode]
+    precision, decoder_name, compile, low_vram, kernels = mode_settings(mode)
     cuda = device.startswith("cuda")
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     driving = [square_frame(draw_face(size, yaw=0.6 * math.sin(i / 3), mouth=0.5 + 0.5 * math.sin(i)), size)
@@ -120,7 +122,7 @@ def measure(mode: str, weights: str, size: int, windows: int, device: str, frame
     _reset_peak()
     baseline = _status_bytes("VmRSS")
     started = time.perf_counter()
-    models = load_models(weights, precision, device, low_vram=low_vram)
+    models = load_models(weights, precision, device, low_vram=low_vram, kernels=kernels)
     decoder = decoder_for(models, decoder_name)  # the tiny autoencoder is read here, not in the first window
     sync()
     load_s = time.perf_counter() - started
@@ -135,7 +137,7 @@ def measure(mode: str, weights: str, size: int, windows: int, device: str, frame
     animation = Animation(models, portrait, size=size, seed=1, decoder=decoder_name, compile=compile)
     sync()
     reference_s = time.perf_counter() - started
-    resident = resident_bytes(models, device) + sum(p.numel() * p.element_size() for m in extra for p in m.parameters())
+    resident = models.size_bytes(device) + sum(p.numel() * p.element_size() for m in extra for p in m.parameters())
     clock.take()
     window_s, stages, out, first_out = [], [], [], None
     stream_started = time.perf_counter()
@@ -183,10 +185,11 @@ def difference(frames: Path, exact: Path) -> tuple[float, float]:
 
 
 def table(results: dict[str, dict], size: int, windows: int) -> str:
-    base = results["fp32"]
+    base_mode = BASE if BASE in results else "fp32"
+    base = results[base_mode]
     lines = [
-        f"| mode ({size} px) | s / window | frames/s | vs fp32 | latency s | warm-up s | reference s | load s "
-        "| load peak / kept | weights on device GB | peak GB | PSNR vs fp32 dB | max abs | UNet / decode / motion enc. / extractor s |",
+        f"| mode ({size} px) | s / window | frames/s | vs {base_mode} | latency s | warm-up s | reference s | load s "
+        "| load peak / kept | weights on device GB | peak GB | PSNR dB | max abs | UNet / decode / motion enc. / extractor s |",
         "|---" * 14 + "|",
     ]
     for mode, r in results.items():
@@ -198,7 +201,7 @@ def table(results: dict[str, dict], size: int, windows: int) -> str:
             f"| {st['denoising_unet']:.2f} / {st['decode']:.2f} / {st['motion_encoder']:.2f} / "
             f"{st['motion_extractor']:.2f} |")
     lines.append(f"\n{windows} windows per mode, steady = windows {STEADY_FROM}..{windows - 1}; medians over rounds. PSNR "
-                 "and max abs error are against fp32 with the same decoder (fp32+taesd for the TAESD modes), over "
+                 f"and max abs error are against {base_mode} with the same decoder (fp32+taesd for the TAESD modes), over "
                  "all frames; peak GB is the process's peak resident memory (CPU) or allocator peak (CUDA) after loading, "
                  "through the reference step and the stream; warm-up is "
                  f"what windows 0..{STEADY_FROM - 1} took above the steady rate (compiling, in the compile modes).")
@@ -227,8 +230,8 @@ def main() -> int:
         return 0
     if args.modes is None:
         args.modes = ",".join(MODES if args.device.startswith("cuda") else CPU_MODES + (("fp16",) if args.quick else ()))
-    wanted = [m for m in args.modes.split(",") if m != "fp32"]
-    modes = ["fp32"] + sorted(wanted, key=lambda m: m != "fp32+taesd")  # the exact runs first: PSNR needs them
+    wanted = list(dict.fromkeys(["fp32", *args.modes.split(",")]))
+    modes = [m for m in EXACT_FIRST if m in wanted] + [m for m in wanted if m not in EXACT_FIRST]
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         parser.error(f"unknown mode(s) {unknown}; choose from {list(MODES)}")
@@ -254,7 +257,8 @@ def main() -> int:
             for mode in modes:
                 frames = work / f"{mode}-{size}-{r}.pt"
                 result = run_mode(mode, args, weights, str(frames))
-                exact = "fp32+taesd" if MODES[mode][1] == "taesd" and "fp32+taesd" in modes else "fp32"
+                exact = ("fp32+taesd" if mode_settings(mode)[1] == "taesd" and "fp32+taesd" in modes
+                         else BASE if BASE in modes else "fp32")
                 result["psnr"], result["max_abs"] = difference(frames, work / f"{exact}-{size}-{r}.pt")
                 rounds[mode].append(result)
                 print(f"{size} px round {r + 1}: {mode} {result['window_s']:.2f} s/window", file=sys.stderr)

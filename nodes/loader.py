@@ -8,6 +8,7 @@ from comfy_api.v0_0_2 import io
 
 from personalive_core import api
 from personalive_core.errors import InputError, WeightsError
+from personalive_core.models.fast_linear import KERNELS
 
 from . import model_folder
 from .common import CATEGORY, log, node_errors
@@ -72,6 +73,14 @@ class LoadPersonaLiveModels(io.ComfyNode):
                     "keyframes. Same output, about 1.7 GB less VRAM in fp16; no effect on a CPU-only machine.",
                     optional=True,
                 ),
+                io.Combo.Input(
+                    "kernels",
+                    options=list(KERNELS),
+                    default="fast",
+                    tooltip="fast: linear layers on faster kernels (on the CPU about 2x faster; the same output "
+                    "within rounding). reference: the original code's PyTorch kernels, bit for bit.",
+                    optional=True,
+                ),
             ],
             outputs=[
                 Models.Output(
@@ -99,7 +108,7 @@ class LoadPersonaLiveModels(io.ComfyNode):
         return True
 
     @classmethod
-    def fingerprint_inputs(cls, weights_folder, precision, auto_download, low_vram=False):
+    def fingerprint_inputs(cls, weights_folder, precision, auto_download, low_vram=False, kernels="fast"):
         """Reload when a file in the weights folder is replaced (size or modification time changes)."""
         root = model_folder.find(weights_folder) if not model_folder.name_problem(weights_folder) else None
         if root is None:
@@ -113,7 +122,8 @@ class LoadPersonaLiveModels(io.ComfyNode):
 
     @classmethod
     @node_errors
-    def execute(cls, weights_folder: str, precision: str, auto_download: bool, low_vram: bool = False):
+    def execute(cls, weights_folder: str, precision: str, auto_download: bool, low_vram: bool = False,
+                kernels: str = "fast"):
         problem = model_folder.name_problem(weights_folder)
         if problem:
             raise InputError(problem)
@@ -134,6 +144,7 @@ class LoadPersonaLiveModels(io.ComfyNode):
 
         dtype = resolve_precision(precision, mm.get_torch_device())
         offload = mm.unet_offload_device()
-        models = api.load_models(root, dtype=dtype, device=offload, low_vram=low_vram, offload_device=offload)
+        models = api.load_models(root, dtype=dtype, device=offload, low_vram=low_vram, offload_device=offload,
+                                 kernels=kernels)
         log.info("loaded PersonaLive weights from %s (%s)", root, dtype)
         return io.NodeOutput(PersonaLiveModelBundle(models, root, dtype))

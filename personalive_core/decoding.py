@@ -18,6 +18,7 @@ from .models.vae import LATENT_SCALE
 
 INV_LATENT_SCALE = 1 / LATENT_SCALE
 TINY_DECODER_DIR = "taesd"  # optional: ROOT/taesd/{config.json, diffusion_pytorch_model.safetensors} (madebyollin/taesd)
+TINY_DECODER_WEIGHTS = ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")  # first found is read
 
 
 def unscale(latents: torch.Tensor) -> torch.Tensor:
@@ -66,15 +67,15 @@ def load_tiny_decoder(root: str | Path, dtype=torch.float32, device="cpu") -> nn
 
     from .weights import load_into, load_state_dict_file
 
-    folder = Path(root) / TINY_DECODER_DIR
     problem = tiny_decoder_problem(root)
     if problem:
         raise WeightsError(problem)
-    weights = [p for p in (folder / "diffusion_pytorch_model.safetensors", folder / "diffusion_pytorch_model.bin") if p.is_file()]
+    folder = Path(root) / TINY_DECODER_DIR
+    weights = _tiny_decoder_weights(folder)
     config = AutoencoderTiny.load_config(str(folder))
     with torch.device("meta"):
         model = AutoencoderTiny.from_config(config)
-    load_into(model.to(dtype), [(weights[0].name, load_state_dict_file(weights[0]))], model="taesd")
+    load_into(model.to(dtype), [(weights.name, load_state_dict_file(weights))], model="taesd")
     return model.to(device).eval()
 
 
@@ -84,12 +85,14 @@ DECODERS = ("vae", "taesd")  # the full VAE (exact) or the tiny autoencoder (muc
 def tiny_decoder_problem(root: str | Path) -> str | None:
     """Why ROOT/taesd cannot be loaded (files missing), or None; cheap, for checks before the models load."""
     folder = Path(root) / TINY_DECODER_DIR
-    has_weights = any((folder / name).is_file() for name in ("diffusion_pytorch_model.safetensors",
-                                                             "diffusion_pytorch_model.bin"))
-    if (folder / "config.json").is_file() and has_weights:
+    if (folder / "config.json").is_file() and _tiny_decoder_weights(folder):
         return None
     return (f"The tiny autoencoder is not installed: put config.json and diffusion_pytorch_model.safetensors "
             f"from https://huggingface.co/madebyollin/taesd into {folder}, or turn the tiny decoder off.")
+
+
+def _tiny_decoder_weights(folder: Path) -> Path | None:
+    return next((folder / name for name in TINY_DECODER_WEIGHTS if (folder / name).is_file()), None)
 
 
 def decoder_for(models, decoder: str = "vae") -> nn.Module:

@@ -9,10 +9,14 @@ import torch
 from torch import nn
 
 from .models.catalog import NETWORKS
+from .models.fast_linear import KERNELS, use_kernels
 from .models.loader import check_fits, load_network
-from .residency import START_NETWORKS, AllResident, LowVram
+from .residency import START_ONLY_NETWORKS, AllResident, LowVram
 from .weights import LoadReport, locate
 
+# The keypoint detector's output is rounded to whole-pixel face boxes: with fast kernels in its linear layers a
+# last-bit change moved one box by a pixel in the golden case (call 15), so it keeps the reference kernels.
+REFERENCE_KERNEL_NETWORKS = ("motion_extractor",)
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -57,25 +61,35 @@ class PersonaLiveModels:
             module.to(device)
         return self
 
-    def size_bytes(self) -> int:
-        return sum(t.numel() * t.element_size() for m in self.modules().values() for t in m.state_dict().values())
+    def size_bytes(self, device: torch.device | str | None = None) -> int:
+        """Bytes of parameters and buffers, of all networks or only of those parts on `device` now."""
+        kind = None if device is None else torch.device(device).type
+        return sum(t.numel() * t.element_size() for m in self.modules().values() for t in m.state_dict().values()
+                   if kind is None or t.device.type == kind)
 
 
 def load_models(root: str | Path, dtype: str | torch.dtype = "auto", device: str | torch.device = "cpu",
-                low_vram: bool = False, offload_device: str | torch.device = "cpu") -> PersonaLiveModels:
+                low_vram: bool = False, offload_device: str | torch.device = "cpu",
+                kernels: str = "fast") -> PersonaLiveModels:
     """Load every network of `models.catalog` from the official layout under `root` (see `weights.official`).
     With `low_vram`, the networks used only at the start (CLIP, VAE encoder, reference UNet) wait on
-    `offload_device` and visit `device` only when needed (see `residency`).
+    `offload_device` and visit `device` only when needed (see `residency`). `kernels` 'fast' computes the
+    linear layers on faster kernels (same weights, same frames within rounding); 'reference' keeps the
+    original's PyTorch kernels, bit for bit (see `models.fast_linear`).
 
     Raises `WeightsError` naming each missing file and where to download it, listing the keys of a
     file that does not fit its model, or naming two files that do not fit together.
     """
+    if kernels not in KERNELS:
+        raise ValueError(f"kernels must be one of {', '.join(KERNELS)}; got {kernels!r}")
     root = Path(root).expanduser()
     locate(root)  # fail early, naming every missing file
     dtype = resolve_dtype(dtype, device)
     check_fits(root)  # fail early, before the large networks are read
-    waiting = set(START_NETWORKS) if low_vram else set()  # loaded straight onto the offload device
+    waiting = set(START_ONLY_NETWORKS) if low_vram else set()  # loaded straight onto the offload device
     loaded = {name: load_network(name, root, dtype, offload_device if name in waiting else device) for name in NETWORKS}
+    for name, (model, _) in loaded.items():
+        use_kernels(model, "reference" if name in REFERENCE_KERNEL_NETWORKS else kernels)
     models = PersonaLiveModels(**{name: model for name, (model, _) in loaded.items()}, dtype=dtype, root=root,
                                reports=[report for _, report in loaded.values()],
                                residency=LowVram(offload_device) if low_vram else AllResident())

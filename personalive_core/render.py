@@ -176,15 +176,16 @@ class Render:
 
 
 def render_fingerprint(reference: str | os.PathLike, driving: DrivingSource, options: RenderOptions,
-                       weights: str | os.PathLike, dtype, device) -> dict:
+                       weights: str | os.PathLike, dtype, device, kernels: str = "fast") -> dict:
     """What a checkpoint must match to be continued: the inputs by content, the options, the weights
-    folder, the precision and the device (known before the models load, so a mismatch is found early)."""
+    folder, the precision, the device and the kernels (known before the models load, so a mismatch is
+    found early)."""
     return {"reference": file_digest(reference), "driving": file_digest(driving.path), "size": options.size,
             "seed": options.seed, "include_lead_in": options.include_lead_in, "decode_chunk": options.decode_chunk,
             "weights": os.path.abspath(weights), "precision": dtype, "device": device,
             **{f"motion {name}": value for name, value in asdict(options.controls).items()},
             "paste_back": options.paste_back, **({"decoder": options.decoder} if options.decoder != "vae" else {}),
-            **({"compile": True} if options.compile else {})}
+            **({"compile": True} if options.compile else {}), **({"kernels": kernels} if kernels != "fast" else {})}
 
 
 def _close(writer, output: OutputTarget) -> None:

@@ -17,6 +17,8 @@ import torch
 
 START_NETWORKS = ("image_encoder", "vae.encoder", "vae.quant_conv", "reference_unet")
 KEYFRAME_NETWORKS = ("reference_unet",)
+# networks needed only at the start as a whole (the VAE's decoder runs every window, so not "vae")
+START_ONLY_NETWORKS = tuple(name for name in START_NETWORKS if "." not in name)
 
 
 class AllResident:
@@ -58,9 +60,3 @@ class LowVram(AllResident):
         """To the compute device (the per-window networks' device) or to the offload device."""
         operator.attrgetter(name)(models).to(models.device if to_compute else self.offload_device)
 
-
-def resident_bytes(models, device: torch.device | str) -> int:
-    """Bytes of parameters and buffers of `models` that are on `device` now."""
-    device = torch.device(device)
-    return sum(t.numel() * t.element_size() for m in models.modules().values() for t in m.state_dict().values()
-               if t.device.type == device.type)

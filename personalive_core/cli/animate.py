@@ -36,6 +36,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--compile", action="store_true",
                    help="torch.compile the networks every window runs (once per run, a minute or more; then "
                         "faster: CUDA graphs on a GPU). Same frames within rounding")
+    p.add_argument("--kernels", default="fast", choices=["fast", "reference"],
+                   help="fast: linear layers on faster kernels (oneDNN on the CPU; same frames within rounding); "
+                        "reference: the original's PyTorch kernels, bit for bit")
     add_motion_arguments(p)
     p.add_argument("--paste-back", action="store_true",
                    help="the reference is a larger picture (half or full body): animate a square around the face "
@@ -154,10 +157,10 @@ def run(args: argparse.Namespace) -> int:
                             decoder=args.decoder, compile=args.compile)
     if args.resume:  # a checkpoint of another render is refused before the models load
         fingerprint = render_fingerprint(args.reference, driving, options, weights,
-                                         resolve_dtype(args.precision, device), device)
+                                         resolve_dtype(args.precision, device), device, args.kernels)
         ResumeStore(output.path, fingerprint).load()
     started = time.time()
-    models = load_models(weights, dtype=args.precision, device=device, low_vram=args.low_vram)
+    models = load_models(weights, dtype=args.precision, device=device, low_vram=args.low_vram, kernels=args.kernels)
     if not driving.is_image and not output.has_sound:
         print(f"NOTE: {output.path.name} has no sound track: the driving video's sound is left out.", file=sys.stderr)
 

@@ -17,33 +17,9 @@ from typing import Iterator
 import torch
 
 from ..errors import WeightsError
-from .safetensors_reader import SafetensorsFile as TensorReader
+from .safetensors_reader import SafetensorsFile
 
 PICKLE_SUFFIXES = (".pth", ".bin", ".pt", ".ckpt")
-
-
-class SafetensorsFile(Mapping):
-    """The tensors of a `.safetensors` file, each read from disk only when it is accessed, so that
-    several large files can be open together without holding their contents in memory."""
-
-    def __init__(self, path: Path):
-        self._path = path
-        self._file = TensorReader(path)
-
-    def __getitem__(self, key: str) -> torch.Tensor:
-        if key not in self._file:
-            raise KeyError(key)
-        try:
-            return self._file[key]
-        except (OSError, ValueError) as exc:
-            raise WeightsError(f"Cannot read {key} from {self._path}: {exc}. The file is damaged or incomplete; "
-                               "delete it and download it again.") from exc
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._file)
-
-    def __len__(self) -> int:
-        return len(self._file)
 
 
 class ShardedSafetensors(Mapping):
@@ -83,12 +59,7 @@ def load_state_dict_file(path: str | Path) -> Mapping[str, torch.Tensor]:
     if path.name.endswith(".safetensors.index.json"):
         return ShardedSafetensors(path)
     if path.suffix == ".safetensors":
-        try:
-            return SafetensorsFile(path)
-        except (OSError, ValueError) as exc:
-            raise WeightsError(
-                f"Cannot read {path}: {exc}. The file is damaged or incomplete; delete it and download it again."
-            ) from exc
+        return SafetensorsFile(path)
     if path.suffix not in PICKLE_SUFFIXES:
         raise WeightsError(f"Unsupported weights format {path.suffix!r} for {path}; expected .safetensors or .pth/.bin.")
     try:

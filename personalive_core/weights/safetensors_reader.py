@@ -18,6 +18,8 @@ from typing import Iterator
 
 import torch
 
+from ..errors import WeightsError
+
 DTYPES = {
     "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
     "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
@@ -26,38 +28,45 @@ DTYPES = {
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # safetensors' own limit
 
 
-class SafetensorsHeaderError(ValueError):
-    """The file is not a complete safetensors file."""
+def damaged(path: Path, problem: str) -> WeightsError:
+    """The error for a file that is not a complete safetensors file, with what to do about it."""
+    return WeightsError(f"Cannot read {path}: {problem}. The file is damaged or incomplete; "
+                        "delete it and download it again.")
 
 
 def read_header(path: Path) -> tuple[dict[str, dict], int]:
     """The tensors' entries (metadata dropped) and where the data starts, checked against the file size."""
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        length = int.from_bytes(f.read(8), "little") if size >= 8 else -1
-        if not 0 < length <= min(MAX_HEADER_BYTES, size - 8):
-            raise SafetensorsHeaderError("its header is cut off or is not a safetensors header")
-        try:
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            length = int.from_bytes(f.read(8), "little") if size >= 8 else -1
+            if not 0 < length <= min(MAX_HEADER_BYTES, size - 8):
+                raise damaged(path, "its header is cut off or is not a safetensors header")
             header = json.loads(f.read(length))
-        except ValueError as exc:
-            raise SafetensorsHeaderError(f"its header is not valid JSON ({exc})") from None
+    except ValueError as exc:
+        raise damaged(path, f"its header is not valid JSON ({exc})") from None
+    except OSError as exc:
+        raise damaged(path, str(exc)) from exc
+    if not isinstance(header, dict):
+        raise damaged(path, "its header is not a table of tensors")
     header.pop("__metadata__", None)
     start = 8 + length
     for name, entry in header.items():
         try:
             dtype, shape, (begin, end) = DTYPES[entry["dtype"]], entry["shape"], entry["data_offsets"]
         except (KeyError, TypeError, ValueError):
-            raise SafetensorsHeaderError(f"its entry for {name} is malformed") from None
+            raise damaged(path, f"its entry for {name} is malformed") from None
         if end - begin != math.prod(shape) * dtype.itemsize or begin < 0:
-            raise SafetensorsHeaderError(f"the byte range of {name} does not fit its shape {shape}")
+            raise damaged(path, f"the byte range of {name} does not fit its shape {shape}")
         if start + end > size:
-            raise SafetensorsHeaderError(f"{name} ends after the end of the file (an interrupted download?)")
+            raise damaged(path, f"{name} ends after the end of the file (an interrupted download?)")
     return header, start
 
 
 class SafetensorsFile(Mapping):
     """The tensors of a `.safetensors` file, each read from disk when it is accessed (nothing stays
-    mapped or cached here)."""
+    mapped or cached here), so several large files can be open together. Raises `WeightsError` for a
+    damaged or cut-off file."""
 
     def __init__(self, path: Path):
         self._path = Path(path)
@@ -68,16 +77,21 @@ class SafetensorsFile(Mapping):
         tensor = torch.empty(entry["shape"], dtype=DTYPES[entry["dtype"]])
         begin, end = entry["data_offsets"]
         if end > begin:
-            buffer = tensor.view(-1).view(torch.uint8).numpy()
-            with open(self._path, "rb", buffering=0) as f:
-                f.seek(self._start + begin)
-                done = 0
-                while done < end - begin:
-                    read = f.readinto(memoryview(buffer)[done:])
-                    if not read:
-                        raise SafetensorsHeaderError(f"{key} is cut off (the file shrank while being read)")
-                    done += read
+            try:
+                self._read_into(tensor.view(-1).view(torch.uint8).numpy(), self._start + begin, key)
+            except OSError as exc:
+                raise damaged(self._path, f"{key} could not be read ({exc})") from exc
         return tensor
+
+    def _read_into(self, buffer, offset: int, key: str) -> None:
+        with open(self._path, "rb", buffering=0) as f:
+            f.seek(offset)
+            done = 0
+            while done < len(buffer):
+                read = f.readinto(memoryview(buffer)[done:])
+                if not read:
+                    raise damaged(self._path, f"{key} is cut off (the file shrank while being read)")
+                done += read
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._header)

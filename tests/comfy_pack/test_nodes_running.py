@@ -122,6 +122,19 @@ def test_sampler_compile_gives_the_same_latents(pack, graph, monkeypatch):
     torch.testing.assert_close(faster, eager, atol=1e-4 * eager.abs().max().item(), rtol=0)
 
 
+@pytest.mark.parametrize("kernels", [None, "fast", "reference"])
+def test_loader_kernels(pack, weights_dir, kernels):
+    """The loader's optional `kernels` input (absent from older saved prompts: 'fast')."""
+    from torch import nn
+
+    from personalive_core.models.fast_linear import FastLinear
+
+    extra = {} if kernels is None else {"kernels": kernels}
+    bundle = node(pack, "LoadPersonaLiveModels").execute(weights_dir.name, "fp32", False, **extra)[0]
+    layers = {type(m) for m in bundle.models.denoising_unet.modules() if isinstance(m, nn.Linear)}
+    assert layers == ({nn.Linear} if kernels == "reference" else {FastLinear})
+
+
 def test_loader_low_vram_keeps_the_start_networks_on_the_offload_device(pack, weights_dir, graph):
     from personalive_core.residency import LowVram
 

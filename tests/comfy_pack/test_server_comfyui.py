@@ -372,12 +372,13 @@ def test_unload_models_and_free_release_the_models(client, comfy_server):
     assert counts() == (loads + 2, weights + 1)  # the weights were released and had to be read again
 
 
-@pytest.mark.parametrize("precision, low_vram, use_tiny, compile", [("bf16", True, True, True),
-                                                                   ("fp16", False, False, False)])
-def test_speed_modes_through_the_nodes(client, tmp_path, precision, low_vram, use_tiny, compile):
-    """Precision and low_vram (loader), compile (sampler; graph capture only on this test server, see
+@pytest.mark.parametrize("precision, low_vram, kernels, use_tiny, compile", [("bf16", True, "fast", True, True),
+                                                                            ("fp16", False, "reference", False, False)])
+def test_speed_modes_through_the_nodes(client, tmp_path, precision, low_vram, kernels, use_tiny, compile):
+    """Precision, low_vram and kernels (loader), compile (sampler; graph capture only on this test server, see
     server.py) and the tiny decoder (decode node) on the real server: one frame per driving frame."""
-    prompt = api_workflow(IMAGE, **{"1__precision": precision, "1__low_vram": low_vram, "9__use_tiny": use_tiny,
+    prompt = api_workflow(IMAGE, **{"1__precision": precision, "1__low_vram": low_vram, "1__kernels": kernels,
+                                    "9__use_tiny": use_tiny,
                                     f"{IMAGE_SAMPLER}__compile": compile, f"{IMAGE_SAMPLER}__seed": next(_seeds)})
     result = run_ok(client, prompt)
     images = [p for p in client.download_outputs(result, tmp_path) if p.suffix == ".png"]
