@@ -1,11 +1,12 @@
 """Linear layers on faster kernels with the same weights (the default `kernels="fast"` of `load_models`).
 
-Two costs of the original's linear layers, measured on this machine (`bench/linear_kernels.py`):
-- fp32 `nn.Linear` on the CPU runs MKL's sgemm, which on this AMD CPU reaches ~190 GFLOP/s where
-  oneDNN's kernels reach 400-460 for the same products (2.1-2.4x);
+Two costs of the original's linear layers, measured on this machine (`bench/linear_kernels.py`, layers
+without gradients as the loader leaves them):
+- fp32 `nn.Linear` on the CPU runs MKL's sgemm, which on this AMD CPU reaches 140-180 GFLOP/s where
+  oneDNN's kernels reach 210-430 for the same products (1.5-2.5x);
 - a linear layer fed a permuted view (the temporal and motion modules' token layouts, with a batch of one
   window) becomes a batched matmul against a copy of the weight per batch row: in bf16 that ran at
-  4-16 GFLOP/s instead of 600-800 for the same product on a contiguous input.
+  8-33 GFLOP/s instead of 700-820 for the same product on a contiguous input.
 
 `FastLinear` feeds its kernel a contiguous input and, on the CPU in fp32 or bf16, calls oneDNN's linear.
 Only the order of summation changes (fp32 frames stay within the golden fixtures' tolerances; see
