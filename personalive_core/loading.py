@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .freed_memory import release_freed_memory
 from .models.catalog import NETWORKS
 from .models.fast_linear import KERNELS, use_kernels
 from .models.loader import check_fits, load_network
@@ -94,4 +95,5 @@ def load_models(root: str | Path, dtype: str | torch.dtype = "auto", device: str
                                reports=[report for _, report in loaded.values()],
                                residency=LowVram(offload_device) if low_vram else AllResident())
     models.residency.park(models)
+    release_freed_memory()  # the read-and-cast buffers, kept by the C allocator otherwise
     return models
