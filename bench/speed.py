@@ -29,14 +29,12 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-MODES = ("fp32+reference", "fp32", "bf16", "fp16", "fp32+taesd", "bf16+taesd", "fp16+taesd", "fp32+compile", "bf16+taesd+compile",
-         "fp16+taesd+compile", "fp16+taesd+low_vram")  # precision, then the switches that are on
+MODES = ("fp32+reference", "fp32", "bf16", "fp16", "fp32+taesd", "bf16+taesd", "fp16+taesd", "fp32+compile",
+         "bf16+taesd+compile", "fp16+taesd+compile", "fp16+taesd+low_vram")  # precision, then the switches that are on
 # fp16 has no fast CPU kernels (7x slower than fp32 here) and low_vram moves nothing on a CPU-only machine
 CPU_MODES = ("fp32+reference", "fp32", "bf16", "fp32+taesd", "bf16+taesd", "fp32+compile", "bf16+taesd+compile")
 STAGES = ("motion_extractor", "motion_encoder", "pose_guider", "denoising_unet", "scheduler", "decode")
 STEADY_FROM = 4  # windows before this one carry the lead-in
-
-
 EXACT_FIRST = ("fp32+reference", "fp32", "fp32+taesd")  # run first: the others are compared to them
 BASE = "fp32+reference"  # the original's kernels: the original's speed within noise (and its frames, bit for bit)
 

@@ -88,12 +88,13 @@ def load_models(root: str | Path, dtype: str | torch.dtype = "auto", device: str
     dtype = resolve_dtype(dtype, device)
     check_fits(root)  # fail early, before the large networks are read
     waiting = set(START_ONLY_NETWORKS) if low_vram else set()  # loaded straight onto the offload device
-    loaded = {name: load_network(name, root, dtype, offload_device if name in waiting else device) for name in NETWORKS}
-    for name, (model, _) in loaded.items():
-        use_kernels(model, "reference" if name in REFERENCE_KERNEL_NETWORKS else kernels)
+    loaded = {}
+    for name in NETWORKS:
+        loaded[name] = load_network(name, root, dtype, offload_device if name in waiting else device)
+        use_kernels(loaded[name][0], "reference" if name in REFERENCE_KERNEL_NETWORKS else kernels)
+        release_freed_memory()  # this network's read-and-cast buffers, which the C allocator would keep
     models = PersonaLiveModels(**{name: model for name, (model, _) in loaded.items()}, dtype=dtype, root=root,
                                reports=[report for _, report in loaded.values()],
                                residency=LowVram(offload_device) if low_vram else AllResident())
     models.residency.park(models)
-    release_freed_memory()  # the read-and-cast buffers, kept by the C allocator otherwise
     return models
