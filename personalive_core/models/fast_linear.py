@@ -8,7 +8,8 @@ without gradients as the loader leaves them):
   window) becomes a batched matmul against a copy of the weight per batch row: in bf16 that ran at
   8-33 GFLOP/s instead of 700-820 for the same product on a contiguous input.
 
-`FastLinear` feeds its kernel a contiguous input and, on the CPU in fp32 or bf16, calls oneDNN's linear.
+`FastLinear` feeds its kernel a contiguous input and, on the CPU in fp32 (and bf16 where the CPU has bf16
+kernels), calls oneDNN's linear.
 Only the order of summation changes (fp32 frames stay within the golden fixtures' tolerances; see
 tests/test_fast_kernels.py). `kernels="reference"` keeps PyTorch's `nn.Linear`: the original's own
 kernels, bit for bit.
@@ -21,7 +22,6 @@ import torch.nn.functional as F
 from torch import nn
 
 KERNELS = ("fast", "reference")
-ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
 
 
 def onednn_linear_available() -> bool:
@@ -29,18 +29,26 @@ def onednn_linear_available() -> bool:
     return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 
 
-_ONEDNN = onednn_linear_available()
+def onednn_dtypes() -> tuple[torch.dtype, ...]:
+    """The dtypes oneDNN's linear computes fast on this CPU: fp32, and bf16 where the CPU has bf16 kernels."""
+    if not onednn_linear_available():
+        return ()
+    bf16 = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return (torch.float32, torch.bfloat16) if bf16 is not None and bf16() else (torch.float32,)
+
+
+ONEDNN_DTYPES = onednn_dtypes()
 
 
 class FastLinear(nn.Linear):
-    """`nn.Linear` whose input is made contiguous, and computed by oneDNN on the CPU (fp32/bf16, no autograd).
+    """`nn.Linear` whose input is made contiguous, and computed by oneDNN on the CPU (in `ONEDNN_DTYPES`, no autograd).
 
     Under torch.compile it stays `F.linear`: inductor lowers oneDNN's linear only for frozen weights.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.contiguous()
-        if (_ONEDNN and x.device.type == "cpu" and x.dtype in ONEDNN_DTYPES and x.dtype == self.weight.dtype
+        if (x.device.type == "cpu" and x.dtype in ONEDNN_DTYPES and x.dtype == self.weight.dtype
                 and not torch.compiler.is_compiling()
                 and not (torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad))):
             return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
